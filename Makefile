@@ -1,0 +1,122 @@
+# originmail — one Makefile for the daemon, the tools, the tests, the demo and the benchmarks.
+# Objects go under $(BUILD) (build/ by default; build/asan for the sanitizer pass).
+
+PREFIX ?= /usr/local
+DESTDIR ?=
+BUILD ?= build
+CC ?= cc
+ifeq ($(origin CC),default)
+CC := gcc
+endif
+CLANG ?= clang
+SAN ?=
+
+CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Iinclude -Iuser \
+	-D_GNU_SOURCE -MMD -MP
+ifeq ($(SAN),1)
+CFLAGS_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
+LDFLAGS_SAN := -fsanitize=address,undefined
+else
+CFLAGS_OPT := -O2 -g
+LDFLAGS_SAN :=
+endif
+CFLAGS ?=
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
+LDLIBS :=
+
+# The library every program and test links: all of user/ but the programs' main files.
+LIB_SRCS := $(wildcard user/proxy/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB := $(BUILD)/liboriginmail.a
+
+CTL_SRCS := $(wildcard user/originctl/*.c)
+CTL_OBJS := $(CTL_SRCS:%.c=$(BUILD)/obj/%.o)
+DAEMON_SRCS := user/originmaild.c
+DAEMON_OBJS := $(DAEMON_SRCS:%.c=$(BUILD)/obj/%.o)
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+UNIT_HELPER_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
+UNIT_HELPER_OBJS := $(UNIT_HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
+
+PROGRAMS := $(BUILD)/originmaild $(BUILD)/originctl
+C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find bpf user include tests bench -name '*.[ch]')
+
+.PHONY: all test unit integration sanitize lint demo bench fuzz vmtest install clean deps deps-demo \
+	deps-bench deps-vmtest run
+
+all: $(PROGRAMS) $(UNIT_BINS) $(BUILD)/proxy_bench
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(dir $@)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/originmaild: $(DAEMON_OBJS) $(LIB)
+	$(CC) $(LDFLAGS_SAN) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/originctl: $(CTL_OBJS) $(LIB)
+	$(CC) $(LDFLAGS_SAN) $^ -o $@ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS_SAN) $^ -o $@ -lcmocka $(LDLIBS)
+
+$(BUILD)/proxy_bench: bench/proxy_bench.c $(LIB_SRCS)
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE $^ -o $@
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+
+# ---- dependencies: installed only when something is missing ----
+deps:
+	@sh scripts/deps.sh test
+deps-demo:
+	@sh scripts/deps.sh demo
+deps-bench:
+	@sh scripts/deps.sh bench
+deps-vmtest:
+	@sh scripts/deps.sh vmtest
+
+# ---- tests ----
+# `make test`: lint, unit tests, integration tests, then both again under ASan+UBSan.
+test: deps
+	$(MAKE) lint
+	$(MAKE) all
+	$(MAKE) unit integration
+	$(MAKE) BUILD=build/asan SAN=1 all unit integration
+	@echo "make test: all passed"
+
+unit: $(UNIT_BINS)
+	@scripts/run-unit.sh $(UNIT_BINS)
+
+integration: $(PROGRAMS)
+	@BUILD=$(BUILD) scripts/run-integration.sh
+
+lint:
+	@scripts/lint.sh
+
+fuzz: deps
+	@scripts/fuzz.sh $(if $(FUZZ_SECONDS),$(FUZZ_SECONDS),60)
+
+bench: deps-bench $(BUILD)/proxy_bench
+	@scripts/bench.sh $(BUILD)
+
+vmtest: deps-vmtest all
+	@vmtest/run.sh $(if $(KERNEL),--kernel $(KERNEL))
+
+demo: deps-demo all
+	@scripts/demo.sh $(BUILD)
+
+# ---- install ----
+install: $(PROGRAMS)
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/doc/originmail
+	install -m 0755 $(BUILD)/originmaild $(DESTDIR)$(PREFIX)/sbin/originmaild
+	install -m 0755 $(BUILD)/originctl $(DESTDIR)$(PREFIX)/bin/originctl
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/originmail/
+
+clean:
+	rm -rf build

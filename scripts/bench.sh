@@ -1,0 +1,19 @@
+#!/bin/sh
+# `make bench`: the benchmarks that exist, figures side by side with their baselines in one run.
+# Results go to bench/results/<date>.md as well as to the terminal.
+set -eu
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+mkdir -p bench/results
+out=bench/results/$(date +%Y-%m-%d).md
+{
+	echo "# originmail benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
+	echo
+	echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+		"$(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r)"
+	echo
+	echo "## PROXY header decoding vs copying the same bytes"
+	echo
+	"$BUILD"/proxy_bench --markdown
+} | tee "$out"
+echo "bench: written to $out"
