@@ -22,10 +22,10 @@ LDFLAGS_SAN :=
 endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
-LDLIBS :=
+LDLIBS := -lssl -lcrypto -lcrypt
 
 # The library every program and test links: all of user/ but the programs' main files.
-LIB_SRCS := $(wildcard user/proxy/*.c)
+LIB_SRCS := $(filter-out user/originctl/%,$(wildcard user/*/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB := $(BUILD)/liboriginmail.a
 

@@ -1,0 +1,32 @@
+/* CIDR sets (IPv4 and IPv6) and matching; IPv4-mapped IPv6 peers match IPv4 entries. */
+#ifndef ORIGINMAIL_CIDR_H
+#define ORIGINMAIL_CIDR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct cidr {
+	int family;       /* AF_INET or AF_INET6 */
+	uint8_t addr[16]; /* network order; IPv4 in the first 4 bytes; host bits zeroed */
+	unsigned prefix;  /* 0..32 or 0..128 */
+};
+
+struct cidr_set {
+	struct cidr *v;
+	size_t n;
+};
+
+/* "192.0.2.0/24", "2001:db8::/32", or a bare address (a host route). False on bad syntax or prefix. */
+bool cidr_parse(const char *text, struct cidr *out);
+/* A comma- and/or space-separated list; an empty string is an empty set. On error, *bad points at the
+ * offending item (a pointer into text). */
+bool cidr_set_parse(const char *text, struct cidr_set *out, const char **bad);
+bool cidr_set_add(struct cidr_set *s, const struct cidr *c);
+bool cidr_set_match(const struct cidr_set *s, const struct sockaddr *sa);
+void cidr_set_free(struct cidr_set *s);
+/* "192.0.2.0/24, 2001:db8::/32" into buf. */
+const char *cidr_set_format(const struct cidr_set *s, char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,52 @@
+/* The SMTP session (RFC 5321 + ESMTP extensions): a state machine over bytes. It never touches a
+ * socket or OpenSSL: the net layer feeds it input and sends what it queues in an obuf. */
+#ifndef ORIGINMAIL_SMTP_H
+#define ORIGINMAIL_SMTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "auth/passwd.h"
+#include "conf/config.h"
+#include "net/origin.h"
+#include "util/obuf.h"
+
+struct smtp_ctx {
+	const struct config *cfg;
+	const struct listener_conf *lc;
+	const struct passwd_db *users;
+	const struct origin *origin;
+	const char *tls_info; /* e.g. "TLSv1.3 TLS_AES_256_GCM_SHA384" once TLS is up, else NULL */
+};
+
+enum smtp_action {
+	SMTP_CONTINUE, /* keep reading */
+	SMTP_STARTTLS, /* "220 Ready to start TLS" is queued: flush it, then run the handshake */
+	SMTP_CLOSE,    /* flush what is queued, then close */
+};
+
+struct smtp_session;
+
+struct smtp_session *smtp_session_new(const struct smtp_ctx *ctx);
+void smtp_session_free(struct smtp_session *s);
+/* "220 <hostname> ESMTP originmail ready" (the net layer sends it once the connection is accepted). */
+void smtp_session_greeting(struct smtp_session *s, struct obuf *out);
+/* Handle the complete lines in data (pipelined commands, message data). Returns the bytes consumed;
+ * an incomplete last line stays with the caller, who passes it again with more bytes, unless it is
+ * already longer than the line limit (then it is consumed and answered). After SMTP_STARTTLS or
+ * SMTP_CLOSE the rest of data is consumed and ignored (RFC 3207: no plaintext command may survive
+ * into the TLS session). */
+size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, struct obuf *out,
+			  enum smtp_action *act);
+/* TLS is up after STARTTLS: forget EHLO and everything learnt before (RFC 3207). */
+void smtp_session_tls_started(struct smtp_session *s, const char *tls_info);
+/* The peer was silent too long: "421 4.4.2 ... timeout" queued; the caller closes. */
+void smtp_session_timeout(struct smtp_session *s, struct obuf *out);
+/* The server is stopping: "421 4.3.2 ..." queued; the caller closes. */
+void smtp_session_shutdown(struct smtp_session *s, struct obuf *out);
+/* True while a message body is being received (the caller uses data_timeout then). */
+bool smtp_session_in_data(const struct smtp_session *s);
+/* True between transactions: safe to close for a drain without losing an accepted message. */
+bool smtp_session_idle(const struct smtp_session *s);
+
+#endif
