@@ -65,7 +65,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) $^ -o $@ -lcmocka $(LDLIBS)
 
-$(BUILD)/proxy_bench: bench/proxy_bench.c $(LIB_SRCS)
+$(BUILD)/proxy_bench: bench/proxy_bench.c $(wildcard user/proxy/*.c)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE $^ -o $@
 

@@ -99,9 +99,12 @@ enum pp_status pp_decode(const void *buf, size_t len, const struct pp_options *o
 
 void pp_decoder_init(struct pp_decoder *d, const struct pp_options *opt)
 {
-	memset(d, 0, offsetof(struct pp_decoder, inline_buf));
+	/* hdr is left as it is: parsing fills it, and nothing reads it before PP_DONE. */
 	resolve_options(&d->opt, opt);
 	d->buf = d->inline_buf;
+	d->have = d->need = 0;
+	d->status = PP_NEED_MORE;
+	d->error = PP_OK;
 }
 
 void pp_decoder_free(struct pp_decoder *d)
@@ -144,6 +147,32 @@ static size_t wanted(const struct pp_decoder *d, const uint8_t *in, size_t len)
 	return lf ? (size_t)(lf - in) + 1 : room;
 }
 
+/* The usual case: the whole header arrives in one read. Frame it in place, copy it once, parse.
+ * Anything else (a partial or invalid header) takes the step-by-step path, which decides the exact
+ * bytes consumed. */
+static bool fast_path(struct pp_decoder *d, const uint8_t *in, size_t len, size_t *consumed)
+{
+	enum pp_error e = PP_OK;
+	size_t total = 0;
+
+	if (frame(in, len, &d->opt, &total, &e) != PP_DONE)
+		return false;
+	if (total > PP_INLINE_BUF) {
+		uint8_t *big = malloc(total);
+		if (!big)
+			return false;
+		d->buf = big;
+	}
+	memcpy(d->buf, in, total);
+	d->have = total;
+	*consumed = total;
+	if (parse(d->buf, total, &d->hdr, &e) == PP_ERROR)
+		fail(d, e);
+	else
+		d->status = PP_DONE;
+	return true;
+}
+
 enum pp_status pp_decoder_feed(struct pp_decoder *d, const void *data, size_t len, size_t *consumed)
 {
 	const uint8_t *in = data;
@@ -151,6 +180,8 @@ enum pp_status pp_decoder_feed(struct pp_decoder *d, const void *data, size_t le
 
 	*consumed = 0;
 	if (d->status != PP_NEED_MORE)
+		return d->status;
+	if (d->have == 0 && len > 0 && fast_path(d, in, len, consumed))
 		return d->status;
 	while (used < len) {
 		size_t take = wanted(d, in + used, len - used);

@@ -2,6 +2,9 @@
 #ifndef ORIGINMAIL_PROXY_INTERNAL_H
 #define ORIGINMAIL_PROXY_INTERNAL_H
 
+#include <stddef.h>
+#include <string.h>
+
 #include "originmail/proxy.h"
 
 /* Parse a complete v1 line (buf[0..len) ends with "\r\n"). */
@@ -33,6 +36,16 @@ static inline void pp_put32(uint8_t *p, uint32_t v)
 	p[1] = (uint8_t)(v >> 16);
 	p[2] = (uint8_t)(v >> 8);
 	p[3] = (uint8_t)v;
+}
+
+/* Reset a header for parsing. The sockaddr unions are mostly sun_path, which only AF_UNIX uses (and
+ * then fills whole), so only their inet part is zeroed: this runs once per connection. */
+static inline void pp_header_clear(struct pp_header *h)
+{
+	memset(h, 0, offsetof(struct pp_header, src));
+	memset(&h->src, 0, sizeof(struct sockaddr_in6));
+	memset(&h->dst, 0, sizeof(struct sockaddr_in6));
+	memset(&h->header_len, 0, sizeof(*h) - offsetof(struct pp_header, header_len));
 }
 
 /* Address block sizes per v2 family (UNSPEC has none). */

@@ -4,87 +4,69 @@
 
 #include "proxy_internal.h"
 
-/* A field runs to the next space (or to the CR at the end); returns its length. */
-static size_t field_len(const uint8_t *p, const uint8_t *end)
+/* Decimal 0..max without leading zeroes or sign, ending at the first byte in stop (" " or "."),
+ * or at end. Returns the position after the number, or NULL. */
+static const uint8_t *parse_dec(const uint8_t *p, const uint8_t *end, unsigned max, uint8_t stop,
+                                unsigned *out)
 {
-	const uint8_t *q = p;
-	while (q < end && *q != ' ')
-		q++;
-	return (size_t)(q - p);
-}
-
-/* Decimal 0..max without leading zeroes or sign. */
-static bool parse_dec(const uint8_t *p, size_t n, unsigned max, unsigned *out)
-{
+	const uint8_t *start = p;
 	unsigned v = 0;
 
-	if (n == 0 || n > 5 || (n > 1 && p[0] == '0'))
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		if (p[i] < '0' || p[i] > '9')
-			return false;
-		v = v * 10 + (unsigned)(p[i] - '0');
-	}
-	if (v > max)
-		return false;
+	while (p < end && *p >= '0' && *p <= '9' && p - start < 5)
+		v = v * 10 + (unsigned)(*p++ - '0');
+	if (p == start || (p - start > 1 && *start == '0') || v > max)
+		return NULL;
+	if (p < end && *p != stop)
+		return NULL;
 	*out = v;
-	return true;
+	return p;
 }
 
-/* Dotted quad by hand: inet_pton() would need a NUL-terminated copy, and this is the hot path. */
-static bool parse_ipv4(const uint8_t *p, size_t n, struct in_addr *out)
+/* Dotted quad by hand, in one pass: this is the hot path, and inet_pton() would need a copy. */
+static const uint8_t *parse_ipv4(const uint8_t *p, const uint8_t *end, struct sockaddr_in *sa)
 {
 	uint8_t b[4];
-	size_t i = 0;
+	unsigned v;
 
-	for (int part = 0; part < 4; part++) {
-		size_t start = i;
-		unsigned v;
-		while (i < n && p[i] != '.')
-			i++;
-		if (!parse_dec(p + start, i - start, 255, &v))
-			return false;
-		b[part] = (uint8_t)v;
-		if (part < 3) {
-			if (i >= n)
-				return false;
-			i++; /* the dot */
-		}
+	for (int i = 0; i < 4; i++) {
+		p = parse_dec(p, end, 255, i < 3 ? '.' : ' ', &v);
+		if (!p || (i < 3 && p == end))
+			return NULL;
+		b[i] = (uint8_t)v;
+		if (i < 3)
+			p++;
 	}
-	if (i != n)
-		return false;
-	memcpy(&out->s_addr, b, 4);
-	return true;
+	sa->sin_family = AF_INET;
+	memcpy(&sa->sin_addr, b, 4);
+	return p;
 }
 
-static bool parse_ipv6(const uint8_t *p, size_t n, struct in6_addr *out)
+static const uint8_t *parse_ipv6(const uint8_t *p, const uint8_t *end, struct sockaddr_in6 *sa)
 {
+	const uint8_t *sp = memchr(p, ' ', (size_t)(end - p));
+	size_t n = sp ? (size_t)(sp - p) : (size_t)(end - p);
 	char tmp[INET6_ADDRSTRLEN];
 
 	if (n == 0 || n >= sizeof(tmp))
-		return false;
+		return NULL;
 	memcpy(tmp, p, n);
 	tmp[n] = '\0';
-	return inet_pton(AF_INET6, tmp, out) == 1;
+	if (inet_pton(AF_INET6, tmp, &sa->sin6_addr) != 1)
+		return NULL;
+	sa->sin6_family = AF_INET6;
+	return p + n;
 }
 
-static bool parse_addr(enum pp_family fam, const uint8_t *p, size_t n, union pp_sockaddr *sa)
+static const uint8_t *parse_addr(enum pp_family fam, const uint8_t *p, const uint8_t *end,
+                                 union pp_sockaddr *sa)
 {
-	memset(sa, 0, sizeof(*sa));
-	if (fam == PP_FAM_INET) {
-		sa->in.sin_family = AF_INET;
-		return parse_ipv4(p, n, &sa->in.sin_addr);
-	}
-	sa->in6.sin6_family = AF_INET6;
-	return parse_ipv6(p, n, &sa->in6.sin6_addr);
+	return fam == PP_FAM_INET ? parse_ipv4(p, end, &sa->in) : parse_ipv6(p, end, &sa->in6);
 }
 
-static void set_port(union pp_sockaddr *sa, unsigned port)
+/* One space, then a field that must not be empty. */
+static const uint8_t *space(const uint8_t *p, const uint8_t *end)
 {
-	if (sa->sa.sa_family == AF_INET)
-		sa->in.sin_port = htons((uint16_t)port);
-	else
-		sa->in6.sin6_port = htons((uint16_t)port);
+	return p < end && *p == ' ' && p + 1 < end && p[1] != ' ' ? p + 1 : NULL;
 }
 
 enum pp_error pp_parse_v1(const uint8_t *buf, size_t len, struct pp_header *out)
@@ -92,58 +74,53 @@ enum pp_error pp_parse_v1(const uint8_t *buf, size_t len, struct pp_header *out)
 	const uint8_t *p = buf + 6;         /* past "PROXY " */
 	const uint8_t *end = buf + len - 2; /* the CR */
 	unsigned sport, dport;
-	size_t n;
 
-	memset(out, 0, sizeof(*out));
+	pp_header_clear(out);
 	out->version = 1;
 	out->command = PP_CMD_PROXY;
 	out->header_len = len;
 	if (memchr(buf, '\r', len - 2))
 		return PP_ERR_V1_NO_CRLF;
 
-	n = field_len(p, end);
-	if (n == 7 && memcmp(p, "UNKNOWN", 7) == 0) {
-		/* Anything after UNKNOWN up to CRLF is ignored, but it must be separated by a space. */
-		if (p + n != end && p[n] != ' ')
-			return PP_ERR_V1_PROTO;
+	if (end - p >= 4 && (memcmp(p, "TCP4", 4) == 0 || memcmp(p, "TCP6", 4) == 0)) {
+		out->family = p[3] == '4' ? PP_FAM_INET : PP_FAM_INET6;
+		out->transport = PP_TRANS_STREAM;
+		p += 4;
+	} else if (end - p >= 7 && memcmp(p, "UNKNOWN", 7) == 0 && (end - p == 7 || p[7] == ' ')) {
+		/* Anything after UNKNOWN up to CRLF is ignored. */
 		out->family = PP_FAM_UNSPEC;
 		out->transport = PP_TRANS_UNSPEC;
 		return PP_OK;
+	} else {
+		return p == end || *p == ' ' ? PP_ERR_V1_SYNTAX : PP_ERR_V1_PROTO;
 	}
-	if (n == 4 && memcmp(p, "TCP4", 4) == 0)
-		out->family = PP_FAM_INET;
-	else if (n == 4 && memcmp(p, "TCP6", 4) == 0)
-		out->family = PP_FAM_INET6;
-	else
-		return n == 0 ? PP_ERR_V1_SYNTAX : PP_ERR_V1_PROTO;
-	out->transport = PP_TRANS_STREAM;
+	if (p < end && *p != ' ')
+		return PP_ERR_V1_PROTO; /* "TCP44" */
 
-	/* Four fields follow, each after exactly one space. */
-	const uint8_t *f[4];
-	size_t flen[4];
-	p += n;
-	for (int i = 0; i < 4; i++) {
-		if (p >= end || *p != ' ')
-			return PP_ERR_V1_SYNTAX;
-		p++;
-		f[i] = p;
-		flen[i] = field_len(p, end);
-		if (flen[i] == 0)
-			return PP_ERR_V1_SYNTAX;
-		p += flen[i];
-	}
+	if (!(p = space(p, end)))
+		return PP_ERR_V1_SYNTAX;
+	if (!(p = parse_addr(out->family, p, end, &out->src)))
+		return PP_ERR_V1_SRC_ADDR;
+	if (!(p = space(p, end)))
+		return PP_ERR_V1_SYNTAX;
+	if (!(p = parse_addr(out->family, p, end, &out->dst)))
+		return PP_ERR_V1_DST_ADDR;
+	if (!(p = space(p, end)))
+		return PP_ERR_V1_SYNTAX;
+	if (!(p = parse_dec(p, end, 65535, ' ', &sport)))
+		return PP_ERR_V1_SRC_PORT;
+	if (!(p = space(p, end)))
+		return PP_ERR_V1_SYNTAX;
+	if (!(p = parse_dec(p, end, 65535, ' ', &dport)))
+		return PP_ERR_V1_DST_PORT;
 	if (p != end)
 		return PP_ERR_V1_SYNTAX; /* an extra field or a trailing space */
-
-	if (!parse_addr(out->family, f[0], flen[0], &out->src))
-		return PP_ERR_V1_SRC_ADDR;
-	if (!parse_addr(out->family, f[1], flen[1], &out->dst))
-		return PP_ERR_V1_DST_ADDR;
-	if (!parse_dec(f[2], flen[2], 65535, &sport))
-		return PP_ERR_V1_SRC_PORT;
-	if (!parse_dec(f[3], flen[3], 65535, &dport))
-		return PP_ERR_V1_DST_PORT;
-	set_port(&out->src, sport);
-	set_port(&out->dst, dport);
+	if (out->family == PP_FAM_INET) {
+		out->src.in.sin_port = htons((uint16_t)sport);
+		out->dst.in.sin_port = htons((uint16_t)dport);
+	} else {
+		out->src.in6.sin6_port = htons((uint16_t)sport);
+		out->dst.in6.sin6_port = htons((uint16_t)dport);
+	}
 	return PP_OK;
 }

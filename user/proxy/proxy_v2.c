@@ -148,7 +148,7 @@ enum pp_error pp_parse_v2(const uint8_t *buf, size_t len, struct pp_header *out)
 	size_t alen = pp_v2_addr_len(fam);
 	const uint8_t *crc_val = NULL;
 
-	memset(out, 0, sizeof(*out));
+	pp_header_clear(out);
 	out->version = 2;
 	out->command = (enum pp_command)(buf[12] & 0x0f);
 	out->family = fam;
