@@ -10,12 +10,12 @@
 #include "originmail/proxy.h"
 
 struct origin {
-	union pp_sockaddr peer;   /* who connected to us (the proxy, or the client when direct) */
-	union pp_sockaddr local;  /* our end of the connection */
-	union pp_sockaddr client; /* the original client: from the header, else == peer */
-	union pp_sockaddr dst;    /* the address the client connected to (the proxy's frontend) */
-	bool via_proxy;           /* a PROXY header named the client */
-	uint64_t cookie;          /* SO_COOKIE, the key of the BPF connection map */
+	union pp_sockaddr peer;           /* who connected to us (the proxy, or the client when direct) */
+	union pp_sockaddr local;          /* our end of the connection */
+	union pp_sockaddr client;         /* the original client: from the header, else == peer */
+	union pp_sockaddr dst;            /* the address the client connected to (the proxy's frontend) */
+	bool via_proxy;                   /* a PROXY header named the client */
+	uint64_t cookie;                  /* SO_COOKIE, the key of the BPF connection map */
 	char client_ip[INET6_ADDRSTRLEN]; /* IPv4-mapped shown as IPv4 */
 	char peer_ip[INET6_ADDRSTRLEN];
 	uint16_t client_port, peer_port;
