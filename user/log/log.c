@@ -1,0 +1,68 @@
+/* Logging: a timestamped line on stderr (what systemd's journal and the tests read), syslog, or both. */
+#include "log/log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/time.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+static bool to_stderr = true, to_syslog;
+static enum log_level max_level = LOG_LVL_INFO;
+static const char *log_ident = "originmaild";
+
+bool log_open(const char *target, const char *ident)
+{
+	if (ident)
+		log_ident = ident;
+	if (!target || !strcmp(target, "stderr")) {
+		to_stderr = true, to_syslog = false;
+	} else if (!strcmp(target, "syslog")) {
+		to_stderr = false, to_syslog = true;
+	} else if (!strcmp(target, "both")) {
+		to_stderr = true, to_syslog = true;
+	} else {
+		return false;
+	}
+	if (to_syslog)
+		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	return true;
+}
+
+void log_set_level(enum log_level max)
+{
+	max_level = max;
+}
+
+void log_msg(enum log_level lvl, const char *fmt, ...)
+{
+	static const char *const names[] = {"error", "warning", "info", "debug"};
+	static const int prio[] = {LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG};
+	char line[1024];
+	va_list ap;
+
+	if (lvl > max_level)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	if (to_syslog)
+		syslog(prio[lvl], "%s", line);
+	if (to_stderr) {
+		struct timeval tv;
+		struct tm tm;
+		char ts[32];
+		gettimeofday(&tv, NULL);
+		localtime_r(&tv.tv_sec, &tm);
+		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%S", &tm);
+		/* One write per line, so lines from several processes never interleave mid-line. */
+		char out[1200];
+		int n = snprintf(out, sizeof(out), "%s.%03ld %s[%d]: %s: %s\n", ts, (long)tv.tv_usec / 1000,
+		                 log_ident, (int)getpid(), names[lvl], line);
+		if (n > 0)
+			(void)!write(STDERR_FILENO, out,
+			             (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
+	}
+}

@@ -1,0 +1,544 @@
+/* Connection lifecycle: accept -> peer policy -> PROXY header -> TLS -> protocol session -> close.
+ * Sessions see bytes only; this file moves them between the socket (or OpenSSL) and the session. */
+#include "net/conn.h"
+
+#include <errno.h>
+#include <openssl/err.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "net/tls.h"
+
+#define READ_CHUNK      16384
+#define OUT_HIGH_WATER  (1u << 20) /* stop reading while this much output waits for a slow reader */
+#define CLOSE_LINGER_MS 5000       /* how long a last reply may take to leave before a hard close */
+
+static char rbuf[READ_CHUNK + 1]; /* one process, one thread: a shared read buffer */
+
+static void start_session(struct conn *c);
+static bool flush(struct conn *c);
+
+static const char *client(const struct conn *c)
+{
+	return c->origin.client_ip;
+}
+
+static void watch(struct conn *c, unsigned events)
+{
+	if (c->events == events)
+		return;
+	struct epoll_event ev = {.events = events, .data.ptr = c};
+	if (epoll_ctl(c->srv->epfd, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = events;
+}
+
+static void set_deadline(struct conn *c, unsigned ms)
+{
+	c->deadline_ms = now_ms() + ms;
+}
+
+void conn_close(struct conn *c, const char *why)
+{
+	struct server *s = c->srv;
+
+	if (why)
+		log_info("Connection from %s closed: %s", client(c), why);
+	if (c->proto && c->session)
+		c->proto->destroy(c->session); /* a message in progress is discarded, never half-delivered */
+	if (c->ssl) {
+		SSL_free(c->ssl);
+		ERR_clear_error();
+	}
+	if (c->pp) {
+		pp_decoder_free(c->pp);
+		free(c->pp);
+	}
+	epoll_ctl(s->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	obuf_free(&c->out);
+	free(c->in);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->nconns--;
+	generation_unref(c->gen);
+	free(c);
+}
+
+/* Queue the one-line refusal, flush it, close. The reason is what the peer and the log see. */
+static void refuse(struct conn *c, const char *reason)
+{
+	log_warn("Refused connection from %s on %s: %s", c->origin.peer_ip, c->lc->name, reason);
+	char line[256];
+	snprintf(line, sizeof(line), "%s %s", c->gen->cfg.hostname, reason);
+	obuf_printf(&c->out, "%s %s\r\n", c->proto->refusal_prefix, line);
+	c->state = CONN_CLOSING;
+	set_deadline(c, CLOSE_LINGER_MS);
+	flush(c);
+}
+
+void conn_accept(struct server *s, const struct listener *l, int fd)
+{
+	struct conn *c = calloc(1, sizeof(*c));
+	socklen_t len;
+
+	if (!c) {
+		close(fd);
+		return;
+	}
+	c->srv = s;
+	c->gen = generation_ref(s->gen);
+	c->lc = &c->gen->cfg.listeners[l->conf_index];
+	c->proto = proto_for(c->lc->proto);
+	c->fd = fd;
+	c->id = ++s->conn_seq;
+	c->started_ms = now_ms();
+	len = sizeof(c->origin.peer);
+	getpeername(fd, &c->origin.peer.sa, &len);
+	len = sizeof(c->origin.local);
+	getsockname(fd, &c->origin.local.sa, &len);
+	len = sizeof(c->origin.cookie);
+	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c->origin.cookie, &len);
+	c->origin.client = c->origin.peer;
+	c->origin.dst = c->origin.local;
+	origin_update_text(&c->origin);
+
+	c->next = s->conns;
+	if (s->conns)
+		s->conns->prev = c;
+	s->conns = c;
+	s->nconns++;
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
+	if (epoll_ctl(s->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		conn_close(c, "epoll registration failed");
+		return;
+	}
+	c->events = EPOLLIN;
+	log_info("Connection established from %s on %s", c->origin.peer_ip, c->lc->name);
+
+	if (s->nconns > c->gen->cfg.max_connections) {
+		refuse(c, "too many connections, try again later");
+		return;
+	}
+	c->verdict = policy_classify(c->lc, &c->origin.peer.sa);
+	switch (c->verdict) {
+	case VERDICT_DENIED:
+		refuse(c, "not a trusted proxy and not allowed to connect directly");
+		return;
+	case VERDICT_DIRECT:
+		start_session(c);
+		return;
+	case VERDICT_PROXY_REQUIRED:
+	case VERDICT_PROXY_OPTIONAL:
+		break;
+	}
+	c->pp = malloc(sizeof(*c->pp));
+	if (!c->pp) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	struct pp_options o = {.accept = c->lc->proxy_versions, .max_header = c->lc->proxy_max_header};
+	pp_decoder_init(c->pp, &o);
+	c->state = CONN_PROXY_WAIT;
+	set_deadline(c, c->lc->proxy_timeout_ms);
+}
+
+/* The header says who the client is; LOCAL (a health check, the proxy's own connection) and UNKNOWN
+ * leave the peer as the origin. */
+static void apply_header(struct conn *c, const struct pp_header *h)
+{
+	struct origin *o = &c->origin;
+
+	if (h->command == PP_CMD_PROXY &&
+	    (h->src.sa.sa_family == AF_INET || h->src.sa.sa_family == AF_INET6)) {
+		o->client = h->src;
+		pp_sockaddr_unmap(&o->client);
+		o->dst = h->dst;
+		o->via_proxy = true;
+	}
+	if (h->unique_id.data) {
+		size_t n = 0;
+		for (size_t i = 0; i < h->unique_id.len && n < sizeof(o->unique_id) - 1; i++) {
+			uint8_t ch = h->unique_id.data[i];
+			o->unique_id[n++] = ch > 0x20 && ch < 0x7f ? (char)ch : '_'; /* log-safe */
+		}
+		o->unique_id[n] = '\0';
+	}
+	origin_update_text(o);
+	if (o->via_proxy)
+		log_info("Connection from %s runs through %s proxy%s%s", o->client_ip, o->peer_ip,
+		         o->unique_id[0] ? " unique-id " : "", o->unique_id);
+	else
+		log_debug("Connection from %s: PROXY %s, served as the proxy's own", o->peer_ip,
+		          h->command == PP_CMD_LOCAL ? "LOCAL" : "UNKNOWN");
+}
+
+/* Read the header with MSG_PEEK and take from the socket exactly the bytes the decoder consumed, so
+ * whatever follows (a TLS ClientHello, pipelined commands) stays in the kernel for the next stage. */
+static void on_proxy_readable(struct conn *c)
+{
+	for (;;) {
+		ssize_t n = recv(c->fd, rbuf, READ_CHUNK, MSG_PEEK);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return;
+		if (n <= 0) {
+			/* A TCP health check connects and leaves: not worth an info line. */
+			if (c->pp->have == 0)
+				log_debug("Connection from %s closed before a PROXY header",
+				          c->origin.peer_ip);
+			conn_close(c, c->pp->have ? "closed inside the PROXY header" : NULL);
+			return;
+		}
+		size_t used = 0;
+		enum pp_status st = pp_decoder_feed(c->pp, rbuf, (size_t)n, &used);
+		if (used && recv(c->fd, rbuf, used, 0) != (ssize_t)used) {
+			conn_close(c, "read error in the PROXY header");
+			return;
+		}
+		if (st == PP_NEED_MORE)
+			continue;
+		if (st == PP_DONE) {
+			apply_header(c, pp_decoder_header(c->pp));
+		} else if (pp_decoder_error(c->pp) == PP_ERR_NOT_PROXY &&
+		           c->verdict == VERDICT_PROXY_OPTIONAL) {
+			/* No header: a direct connection. Bytes already taken were a signature's prefix. */
+			if (c->pp->have) {
+				c->in = malloc(c->pp->have);
+				if (!c->in) {
+					conn_close(c, "out of memory");
+					return;
+				}
+				memcpy(c->in, c->pp->buf, c->pp->have);
+				c->in_len = c->in_cap = c->pp->have;
+			}
+		} else {
+			enum pp_error e = pp_decoder_error(c->pp);
+			refuse(c, e == PP_ERR_NOT_PROXY ? "PROXY protocol header required" : pp_strerror(e));
+			return;
+		}
+		pp_decoder_free(c->pp);
+		free(c->pp);
+		c->pp = NULL;
+		start_session(c);
+		return;
+	}
+}
+
+/* Returns false when the connection was closed. */
+static bool begin_tls(struct conn *c)
+{
+	SSL_CTX *ctx = c->gen->tls[c->lc - c->gen->cfg.listeners];
+
+	c->ssl = ctx ? SSL_new(ctx) : NULL;
+	if (!c->ssl || SSL_set_fd(c->ssl, c->fd) != 1) {
+		conn_close(c, "cannot start TLS");
+		return false;
+	}
+	SSL_set_accept_state(c->ssl);
+	c->state = CONN_TLS_HANDSHAKE;
+	set_deadline(c, c->gen->cfg.command_timeout_ms);
+	watch(c, EPOLLIN);
+	return true;
+}
+
+static void start_session(struct conn *c)
+{
+	if (c->lc->tls == TLS_IMPLICIT && !c->ssl) {
+		(void)begin_tls(c);
+		return;
+	}
+	c->session = c->proto->create(c->gen, c->lc, &c->origin, c->ssl ? c->tls_info : NULL);
+	if (!c->session) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	c->state = CONN_ACTIVE;
+	set_deadline(c, c->gen->cfg.command_timeout_ms);
+	c->proto->greeting(c->session, &c->out);
+	flush(c);
+}
+
+static void on_handshake(struct conn *c)
+{
+	char e[256];
+	int r = SSL_do_handshake(c->ssl);
+
+	if (r == 1) {
+		tls_describe(c->ssl, c->tls_info, sizeof(c->tls_info));
+		log_info("TLS established with %s: %s", client(c), c->tls_info);
+		if (c->session) { /* after STARTTLS */
+			c->state = CONN_ACTIVE;
+			c->proto->tls_started(c->session, c->tls_info);
+			set_deadline(c, c->gen->cfg.command_timeout_ms);
+			watch(c, EPOLLIN);
+		} else {
+			start_session(c);
+		}
+		return;
+	}
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		watch(c, EPOLLIN);
+		return;
+	case SSL_ERROR_WANT_WRITE:
+		watch(c, EPOLLOUT);
+		return;
+	default: {
+		char why[300];
+		snprintf(why, sizeof(why), "TLS handshake failed: %s", tls_last_error(e, sizeof(e)));
+		conn_close(c, why);
+		return;
+	}
+	}
+}
+
+/* When draining, an idle session gets the shutdown reply; the caller flushes it. */
+static void close_if_draining(struct conn *c)
+{
+	if (c->srv->draining && c->state == CONN_ACTIVE && c->proto->idle(c->session)) {
+		c->proto->shutdown(c->session, &c->out);
+		c->state = CONN_CLOSING;
+		set_deadline(c, CLOSE_LINGER_MS);
+	}
+}
+
+/* Hand the received bytes to the session; keep what it leaves (an incomplete line). Returns false
+ * when the connection was closed. */
+static bool deliver_input(struct conn *c, const char *data, size_t len)
+{
+	enum proto_action act = PROTO_CONTINUE;
+	size_t used = c->proto->input(c->session, data, len, &c->out, &act);
+
+	if (act == PROTO_STARTTLS) {
+		c->in_len = 0; /* nothing sent in plaintext survives into TLS (RFC 3207) */
+		c->state = CONN_TLS_HANDSHAKE;
+		return true;
+	}
+	if (act == PROTO_CLOSE) {
+		c->state = CONN_CLOSING;
+		set_deadline(c, CLOSE_LINGER_MS);
+		return true;
+	}
+	size_t left = len - used;
+	if (left && data != c->in) {
+		if (left > c->in_cap) {
+			char *p = realloc(c->in, left);
+			if (!p) {
+				conn_close(c, "out of memory");
+				return false;
+			}
+			c->in = p;
+			c->in_cap = left;
+		}
+		memcpy(c->in, data + used, left);
+	} else if (left) {
+		memmove(c->in, c->in + used, left);
+	}
+	c->in_len = left;
+	if (!left && c->in_cap > READ_CHUNK) { /* give back a buffer a long line grew */
+		free(c->in);
+		c->in = NULL;
+		c->in_cap = 0;
+	}
+	unsigned ms =
+	        c->proto->in_data(c->session) ? c->gen->cfg.data_timeout_ms : c->gen->cfg.command_timeout_ms;
+	set_deadline(c, ms);
+	close_if_draining(c);
+	return true;
+}
+
+/* Read what is there; returns false when the connection was closed. */
+static bool on_readable(struct conn *c)
+{
+	for (int rounds = 0; rounds < 16 && c->state == CONN_ACTIVE; rounds++) {
+		ssize_t n;
+		if (c->ssl) {
+			int r = SSL_read(c->ssl, rbuf, READ_CHUNK);
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_READ)
+					return true;
+				if (e == SSL_ERROR_WANT_WRITE) {
+					watch(c, EPOLLIN | EPOLLOUT);
+					return true;
+				}
+				conn_close(c, e == SSL_ERROR_ZERO_RETURN ? "closed by the client"
+				                                         : "connection lost");
+				return false;
+			}
+			n = r;
+		} else {
+			n = recv(c->fd, rbuf, READ_CHUNK, 0);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR))
+				return true;
+			if (n <= 0) {
+				conn_close(c, n == 0 ? "closed by the client" : "connection lost");
+				return false;
+			}
+		}
+		if (c->in_len) { /* append to the unconsumed rest, then feed it all */
+			if (c->in_len + (size_t)n > c->in_cap) {
+				char *p = realloc(c->in, c->in_len + (size_t)n);
+				if (!p) {
+					conn_close(c, "out of memory");
+					return false;
+				}
+				c->in = p;
+				c->in_cap = c->in_len + (size_t)n;
+			}
+			memcpy(c->in + c->in_len, rbuf, (size_t)n);
+			c->in_len += (size_t)n;
+			if (!deliver_input(c, c->in, c->in_len))
+				return false;
+		} else if (!deliver_input(c, rbuf, (size_t)n)) {
+			return false;
+		}
+		if (c->out.len > OUT_HIGH_WATER)
+			break; /* a peer that does not read its replies gets no more service until it does */
+	}
+	return true;
+}
+
+/* Send queued output. Returns false when the connection was closed. */
+static bool flush(struct conn *c)
+{
+	while (c->out.len) {
+		ssize_t n;
+		if (c->ssl && c->state != CONN_TLS_HANDSHAKE) {
+			int r = SSL_write(c->ssl, c->out.data,
+			                  (int)(c->out.len > INT32_MAX ? INT32_MAX : c->out.len));
+			if (r <= 0) {
+				int e = SSL_get_error(c->ssl, r);
+				if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+					watch(c, EPOLLIN | EPOLLOUT);
+					return true;
+				}
+				conn_close(c, "connection lost while writing");
+				return false;
+			}
+			n = r;
+		} else {
+			n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
+			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
+				bool more = c->state == CONN_ACTIVE && c->out.len <= OUT_HIGH_WATER;
+				watch(c, EPOLLOUT | (more ? EPOLLIN : 0));
+				return true;
+			}
+			if (n < 0) {
+				conn_close(c, "connection lost while writing");
+				return false;
+			}
+		}
+		obuf_consume(&c->out, (size_t)n);
+	}
+	if (c->out.oom) {
+		conn_close(c, "out of memory for replies");
+		return false;
+	}
+	obuf_free(&c->out); /* an idle connection holds no output buffer */
+	switch (c->state) {
+	case CONN_CLOSING:
+		shutdown(c->fd, SHUT_WR);
+		conn_close(c, NULL);
+		return false;
+	case CONN_TLS_HANDSHAKE:
+		/* The STARTTLS go-ahead has left in plaintext: now the handshake. */
+		return c->ssl ? true : begin_tls(c);
+	default:
+		watch(c, EPOLLIN);
+		return true;
+	}
+}
+
+void conn_on_events(struct conn *c, uint32_t events)
+{
+	switch (c->state) {
+	case CONN_PROXY_WAIT:
+		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+			on_proxy_readable(c);
+		return;
+	case CONN_TLS_HANDSHAKE:
+		if (c->ssl)
+			on_handshake(c);
+		else
+			flush(c);
+		return;
+	case CONN_ACTIVE:
+		if ((events & EPOLLOUT) && c->out.len && !flush(c))
+			return;
+		/* OpenSSL may hold decrypted bytes epoll cannot see: read until it holds none. */
+		while (c->state == CONN_ACTIVE && c->out.len <= OUT_HIGH_WATER) {
+			if (!on_readable(c))
+				return;
+			if (!c->ssl || SSL_pending(c->ssl) == 0)
+				break;
+		}
+		flush(c);
+		return;
+	case CONN_CLOSING:
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_close(c, NULL);
+		else
+			flush(c);
+		return;
+	}
+}
+
+void conn_on_timeout(struct conn *c)
+{
+	switch (c->state) {
+	case CONN_PROXY_WAIT:
+		if (c->verdict == VERDICT_PROXY_OPTIONAL && c->pp->have == 0) {
+			/* A trusted peer that may also connect directly, and said nothing: serve it as
+			 * itself. */
+			pp_decoder_free(c->pp);
+			free(c->pp);
+			c->pp = NULL;
+			start_session(c);
+			return;
+		}
+		refuse(c, "PROXY protocol header not received in time");
+		return;
+	case CONN_TLS_HANDSHAKE:
+		conn_close(c, "TLS handshake timed out");
+		return;
+	case CONN_ACTIVE:
+		log_info("Timeout for %s on %s", client(c), c->lc->name);
+		c->proto->timeout(c->session, &c->out);
+		c->state = CONN_CLOSING;
+		set_deadline(c, CLOSE_LINGER_MS);
+		flush(c);
+		return;
+	case CONN_CLOSING:
+		conn_close(c, "peer did not take the last reply");
+		return;
+	}
+}
+
+void conn_on_drain(struct conn *c)
+{
+	switch (c->state) {
+	case CONN_ACTIVE:
+		if (!c->proto->idle(c->session))
+			return; /* a transaction in progress finishes first */
+		c->proto->shutdown(c->session, &c->out);
+		c->state = CONN_CLOSING;
+		set_deadline(c, CLOSE_LINGER_MS);
+		flush(c);
+		return;
+	case CONN_PROXY_WAIT:
+	case CONN_TLS_HANDSHAKE:
+		conn_close(c, "server shutting down");
+		return;
+	case CONN_CLOSING:
+		return;
+	}
+}

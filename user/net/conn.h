@@ -1,0 +1,54 @@
+/* One client connection: accept -> peer policy -> PROXY header -> TLS -> protocol session. */
+#ifndef ORIGINMAIL_CONN_H
+#define ORIGINMAIL_CONN_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "net/origin.h"
+#include "net/proto.h"
+#include "net/server.h"
+#include "policy/policy.h"
+#include "util/obuf.h"
+
+enum conn_state {
+	CONN_PROXY_WAIT,    /* waiting for the PROXY header */
+	CONN_TLS_HANDSHAKE, /* implicit TLS, or after STARTTLS */
+	CONN_ACTIVE,        /* the protocol session runs */
+	CONN_CLOSING,       /* flushing the last reply, then close */
+};
+
+struct conn {
+	struct server *srv;
+	struct generation *gen;
+	const struct listener_conf *lc;
+	const struct proto_ops *proto;
+	int fd;
+	uint64_t id;
+	enum conn_state state;
+	enum peer_verdict verdict;
+	struct origin origin;
+	struct pp_decoder *pp; /* only while the header is awaited */
+	SSL *ssl;
+	char tls_info[96];
+	void *session;
+	struct obuf out;
+	char *in; /* received bytes the session has not consumed yet */
+	size_t in_len, in_cap;
+	uint64_t deadline_ms, started_ms;
+	unsigned events; /* what epoll watches now */
+	struct conn *prev, *next;
+};
+
+/* Take an accepted socket; the connection registers itself with epoll, or closes fd on failure. */
+void conn_accept(struct server *s, const struct listener *l, int fd);
+/* epoll reported events for c. */
+void conn_on_events(struct conn *c, uint32_t events);
+/* The deadline passed: a silent peer, a PROXY header that never came, a stalled handshake. */
+void conn_on_timeout(struct conn *c);
+/* The server drains: idle sessions get the protocol's shutdown reply and close. */
+void conn_on_drain(struct conn *c);
+void conn_close(struct conn *c, const char *why);
+
+#endif

@@ -1,0 +1,34 @@
+/* What the connection layer needs from a protocol (SMTP now, IMAP later): sessions over bytes. */
+#ifndef ORIGINMAIL_PROTO_H
+#define ORIGINMAIL_PROTO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf/config.h"
+#include "util/obuf.h"
+
+struct generation;
+struct origin;
+
+enum proto_action { PROTO_CONTINUE, PROTO_STARTTLS, PROTO_CLOSE };
+
+struct proto_ops {
+	const char *name;
+	void *(*create)(struct generation *gen, const struct listener_conf *lc, const struct origin *o,
+	                const char *tls_info);
+	void (*greeting)(void *s, struct obuf *out);
+	size_t (*input)(void *s, const char *data, size_t len, struct obuf *out, enum proto_action *act);
+	void (*tls_started)(void *s, const char *tls_info);
+	void (*timeout)(void *s, struct obuf *out);
+	void (*shutdown)(void *s, struct obuf *out);
+	bool (*idle)(const void *s);
+	bool (*in_data)(const void *s);
+	void (*destroy)(void *s);
+	/* What starts the one line a refused peer gets, before the reason: "421 4.7.0", "* BYE". */
+	const char *refusal_prefix;
+};
+
+const struct proto_ops *proto_for(enum listener_proto p);
+
+#endif

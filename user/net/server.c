@@ -1,0 +1,304 @@
+/* The event loop: listeners, connections, deadlines, signals (SIGTERM drains, SIGHUP reloads). */
+#include "net/server.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log/log.h"
+#include "net/conn.h"
+#include "net/proto.h"
+#include "net/tls.h"
+
+#define SWEEP_MS 250 /* deadline resolution: timeouts are seconds, so a coarse sweep is enough */
+
+uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct generation *generation_ref(struct generation *g)
+{
+	g->refs++;
+	return g;
+}
+
+void generation_unref(struct generation *g)
+{
+	if (!g || --g->refs > 0)
+		return;
+	for (size_t i = 0; g->tls && i < g->cfg.nlisteners; i++)
+		SSL_CTX_free(g->tls[i]);
+	free(g->tls);
+	passwd_db_free(g->users);
+	config_free(&g->cfg);
+	free(g);
+}
+
+struct generation *generation_load(const char *path, char *err, size_t errlen)
+{
+	struct generation *g = calloc(1, sizeof(*g));
+
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	g->refs = 1;
+	if (!config_load(path, &g->cfg, err, errlen))
+		goto fail;
+	for (size_t i = 0; i < g->cfg.nlisteners; i++) {
+		if (!proto_for(g->cfg.listeners[i].proto)) {
+			snprintf(err, errlen, "%s: listener '%s': protocol %s is not served by this build",
+			         path, g->cfg.listeners[i].name,
+			         config_proto_name(g->cfg.listeners[i].proto));
+			goto fail;
+		}
+	}
+	g->users = passwd_db_load(g->cfg.passwd_file, true, err, errlen);
+	if (!g->users)
+		goto fail;
+	g->tls = calloc(g->cfg.nlisteners ? g->cfg.nlisteners : 1, sizeof(*g->tls));
+	if (!g->tls) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	for (size_t i = 0; i < g->cfg.nlisteners; i++) {
+		const struct listener_conf *lc = &g->cfg.listeners[i];
+		if (lc->tls == TLS_NONE)
+			continue;
+		g->tls[i] = tls_server_ctx(lc->cert, lc->key, err, errlen);
+		if (!g->tls[i])
+			goto fail;
+	}
+	return g;
+fail:
+	generation_unref(g);
+	return NULL;
+}
+
+static int bind_one(const union pp_sockaddr *a, char *err, size_t errlen)
+{
+	int one = 1;
+	socklen_t len = a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in);
+	char text[INET6_ADDRSTRLEN];
+	int fd = socket(a->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		goto fail;
+	/* SO_REUSEPORT: several originmaild processes may share a port; the kernel spreads connections. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
+	if (a->sa.sa_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	if (bind(fd, &a->sa, len) != 0 || listen(fd, 1024) != 0)
+		goto fail;
+	return fd;
+fail:
+	snprintf(err, errlen, "cannot listen on %s port %u: %s", pp_sockaddr_ntop(a, text, sizeof(text)),
+	         pp_sockaddr_port(a), strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+bool server_bind(struct server *s, char *err, size_t errlen)
+{
+	const struct config *cfg = &s->gen->cfg;
+	size_t n = 0;
+
+	for (size_t i = 0; i < cfg->nlisteners; i++)
+		n += cfg->listeners[i].naddrs;
+	s->listeners = calloc(n ? n : 1, sizeof(*s->listeners));
+	if (!s->listeners) {
+		snprintf(err, errlen, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < cfg->nlisteners; i++) {
+		for (size_t k = 0; k < cfg->listeners[i].naddrs; k++) {
+			struct listener *l = &s->listeners[s->nlisteners];
+			l->addr = cfg->listeners[i].addrs[k];
+			l->conf_index = i;
+			l->fd = bind_one(&l->addr, err, errlen);
+			if (l->fd < 0)
+				return false;
+			s->nlisteners++;
+		}
+	}
+	return true;
+}
+
+static bool same_listeners(const struct config *a, const struct config *b)
+{
+	if (a->nlisteners != b->nlisteners)
+		return false;
+	for (size_t i = 0; i < a->nlisteners; i++) {
+		const struct listener_conf *x = &a->listeners[i], *y = &b->listeners[i];
+		if (strcmp(x->name, y->name) || x->naddrs != y->naddrs ||
+		    memcmp(x->addrs, y->addrs, x->naddrs * sizeof(*x->addrs)))
+			return false;
+	}
+	return true;
+}
+
+/* SIGHUP: a new generation for new connections; live sessions keep theirs until they end. */
+static void reload(struct server *s)
+{
+	char err[512];
+	struct generation *g = generation_load(s->gen->cfg.path, err, sizeof(err));
+
+	if (!g) {
+		log_err("Reload failed, keeping the running configuration: %s", err);
+		return;
+	}
+	if (!same_listeners(&s->gen->cfg, &g->cfg)) {
+		log_err("Reload refused: listeners (names or addresses) changed; restart to apply");
+		generation_unref(g);
+		return;
+	}
+	generation_unref(s->gen);
+	s->gen = g;
+	log_info("Reloaded %s: %zu listeners, %zu users, %u connections keep their old settings", g->cfg.path,
+	         g->cfg.nlisteners, passwd_db_count(g->users), s->nconns);
+}
+
+static void start_drain(struct server *s)
+{
+	if (s->draining)
+		return;
+	s->draining = true;
+	s->drain_deadline_ms = now_ms() + s->gen->cfg.shutdown_grace_ms;
+	for (size_t i = 0; i < s->nlisteners; i++) {
+		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listeners[i].fd, NULL);
+		close(s->listeners[i].fd);
+		s->listeners[i].fd = -1;
+	}
+	log_info("Shutting down: %u connections draining (at most %u ms)", s->nconns,
+	         s->gen->cfg.shutdown_grace_ms);
+	for (struct conn *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		conn_on_drain(c);
+	}
+}
+
+/* Only note the signals here: acting on them may close connections that have events waiting later
+ * in the same epoll batch. */
+static void on_signal(struct server *s, bool *want_reload, bool *want_drain)
+{
+	struct signalfd_siginfo si;
+
+	while (read(s->sigfd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			*want_reload = true;
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			*want_drain = true;
+	}
+}
+
+static void on_accept(struct server *s, struct listener *l)
+{
+	for (int i = 0; i < 64; i++) {
+		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+				log_warn("accept: %s", strerror(errno));
+			return;
+		}
+		conn_accept(s, l, fd);
+	}
+}
+
+static void sweep(struct server *s)
+{
+	uint64_t now = now_ms();
+
+	for (struct conn *c = s->conns, *next; c; c = next) {
+		next = c->next;
+		if (c->deadline_ms && now >= c->deadline_ms)
+			conn_on_timeout(c);
+	}
+}
+
+/* Tags distinguishing the loop's own fds from connections in epoll data. */
+static char signal_tag;
+
+int server_run(struct server *s)
+{
+	sigset_t set;
+	struct epoll_event ev[64];
+	uint64_t next_sweep = now_ms() + SWEEP_MS;
+
+	s->epfd = epoll_create1(EPOLL_CLOEXEC);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	s->sigfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	if (s->epfd < 0 || s->sigfd < 0) {
+		log_err("event loop: %s", strerror(errno));
+		return 1;
+	}
+	struct epoll_event sev = {.events = EPOLLIN, .data.ptr = &signal_tag};
+	epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->sigfd, &sev);
+	for (size_t i = 0; i < s->nlisteners; i++) {
+		struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &s->listeners[i]};
+		epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listeners[i].fd, &lev);
+	}
+	log_info("originmaild ready: %zu listening sockets, %zu users", s->nlisteners,
+	         passwd_db_count(s->gen->users));
+
+	while (!s->draining || (s->nconns > 0 && now_ms() < s->drain_deadline_ms)) {
+		int n = epoll_wait(s->epfd, ev, 64, SWEEP_MS);
+		if (n < 0 && errno != EINTR) {
+			log_err("epoll_wait: %s", strerror(errno));
+			return 1;
+		}
+		bool want_reload = false, want_drain = false;
+		for (int i = 0; i < n; i++) {
+			void *p = ev[i].data.ptr;
+			if (p == &signal_tag)
+				on_signal(s, &want_reload, &want_drain);
+			else if (p >= (void *)s->listeners && p < (void *)(s->listeners + s->nlisteners))
+				on_accept(s, p);
+			else
+				conn_on_events(p, ev[i].events);
+		}
+		if (want_reload)
+			reload(s);
+		if (want_drain)
+			start_drain(s);
+		if (now_ms() >= next_sweep) {
+			sweep(s);
+			next_sweep = now_ms() + SWEEP_MS;
+		}
+	}
+	if (s->nconns)
+		log_warn("Shutdown grace period over: closing %u connections", s->nconns);
+	while (s->conns)
+		conn_close(s->conns, "server shutting down");
+	log_info("originmaild stopped");
+	return 0;
+}
+
+void server_close(struct server *s)
+{
+	for (size_t i = 0; i < s->nlisteners; i++)
+		if (s->listeners[i].fd >= 0)
+			close(s->listeners[i].fd);
+	free(s->listeners);
+	if (s->epfd > 0)
+		close(s->epfd);
+	if (s->sigfd > 0)
+		close(s->sigfd);
+	generation_unref(s->gen);
+}

@@ -1,0 +1,53 @@
+/* The daemon's runtime: configuration generations, listeners, connections and the event loop. */
+#ifndef ORIGINMAIL_SERVER_H
+#define ORIGINMAIL_SERVER_H
+
+#include <openssl/ssl.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "auth/passwd.h"
+#include "conf/config.h"
+
+/* Everything a SIGHUP replaces. Connections hold a reference, so a reload never pulls the
+ * configuration, the users or a certificate from under a live session. */
+struct generation {
+	int refs;
+	struct config cfg;
+	struct passwd_db *users;
+	SSL_CTX **tls; /* per listener_conf index; NULL where tls = none */
+};
+
+struct listener {
+	int fd;
+	size_t conf_index; /* into generation.cfg.listeners */
+	union pp_sockaddr addr;
+};
+
+struct conn;
+
+struct server {
+	int epfd, sigfd;
+	struct generation *gen;
+	struct listener *listeners;
+	size_t nlisteners;
+	struct conn *conns; /* doubly linked: the timeout sweep and the drain walk it */
+	unsigned nconns;
+	uint64_t conn_seq;
+	bool draining;
+	uint64_t drain_deadline_ms;
+};
+
+struct generation *generation_load(const char *config_path, char *err, size_t errlen);
+struct generation *generation_ref(struct generation *g);
+void generation_unref(struct generation *g);
+
+/* Bind every listener of the generation's configuration (SO_REUSEPORT, non-blocking). */
+bool server_bind(struct server *s, char *err, size_t errlen);
+/* Run until SIGTERM/SIGINT and the drain are done. Returns the exit code. */
+int server_run(struct server *s);
+void server_close(struct server *s);
+
+uint64_t now_ms(void);
+
+#endif
