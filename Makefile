@@ -45,7 +45,15 @@ C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find bpf user include 
 .PHONY: all test unit integration sanitize lint demo bench fuzz vmtest install clean deps deps-demo \
 	deps-bench deps-vmtest run
 
-all: $(PROGRAMS) $(UNIT_BINS) $(BUILD)/proxy_bench
+all: $(PROGRAMS) $(UNIT_BINS) $(BUILD)/proxy_bench examples/tls/cert.pem
+
+# The example configuration's certificate: self-signed, made once.
+examples/tls/cert.pem:
+	@scripts/make-cert.sh examples/tls
+
+# The example configuration in the foreground, as root (it binds 25, 465, 587 on loopback).
+run: all
+	$(BUILD)/originmaild -c examples/originmail.conf
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

@@ -237,7 +237,7 @@ int main(int argc, char **argv)
 		build(&cases[c]);
 
 	for (int c = 0; c < NCASES; c++) {
-		double d[MAX_REPEATS], o[MAX_REPEATS], k[MAX_REPEATS];
+		double d[MAX_REPEATS] = {0}, o[MAX_REPEATS] = {0}, k[MAX_REPEATS] = {0};
 		long warm = iters / 10 ? iters / 10 : 1;
 
 		time_decode(&cases[c], warm);

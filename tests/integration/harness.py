@@ -107,3 +107,110 @@ class HAProxy:
                 self.proc.kill()
                 self.proc.wait()
         self.log.close()
+
+
+def make_ca_and_cert(tmp, cn="mx1.example.test"):
+    """A test CA and a server certificate it signed (SAN: cn, localhost, 127.0.0.1, ::1).
+    Returns (ca_cert, server_cert, server_key)."""
+    ca_key, ca_crt = tmp.file("ca.key"), tmp.file("ca.pem")
+    key, csr, crt = tmp.file("server.key"), tmp.file("server.csr"), tmp.file("server.pem")
+    ext = tmp.file("ext.cnf", f"subjectAltName=DNS:{cn},DNS:localhost,IP:127.0.0.1,IP:::1\n")
+    q = {"check": True, "stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", ca_key, "-out", ca_crt,
+                    "-days", "2", "-subj", "/CN=originmail test CA"], **q)
+    subprocess.run(["openssl", "req", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", csr,
+                    "-subj", f"/CN={cn}"], **q)
+    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_crt, "-CAkey", ca_key, "-CAcreateserial",
+                    "-out", crt, "-days", "2", "-extfile", ext], **q)
+    for p in (key, crt, ca_crt):
+        os.chmod(p, 0o644)  # the daemon re-reads them on SIGHUP as its unprivileged user
+    return ca_crt, crt, key
+
+
+class Daemon:
+    """build/originmaild with a config of the test's, in the foreground; log captured to a file."""
+
+    def __init__(self, tmp, config_text, name="originmaild"):
+        self.tmp = tmp
+        self.conf = tmp.file(name + ".conf", config_text)
+        self.logpath = tmp.file(name + ".log")
+        self.logf = open(self.logpath, "w")
+        self.proc = subprocess.Popen([build_path("originmaild"), "-d", "-c", self.conf], stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+
+    def wait_ready(self, timeout=10.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if "originmaild ready" in self.log():
+                return True
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.05)
+        return False
+
+    def log(self):
+        with open(self.logpath) as f:
+            return f.read()
+
+    def wait_log(self, text, timeout=5.0):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if text in self.log():
+                return True
+            time.sleep(0.05)
+        return False
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.logf.close()
+        return self.proc.returncode
+
+
+def set_password(config, user, password):
+    p = subprocess.run([build_path("originctl"), "passwd", "-c", config, user], input=password + "\n",
+                       capture_output=True, text=True)
+    if p.returncode != 0:
+        raise RuntimeError("originctl passwd failed: " + p.stderr)
+
+
+def smtp_lines(sock, timeout=5.0):
+    """Read one complete SMTP reply (all its lines) from a raw socket."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        chunk = sock.recv(4096)
+        if not chunk:
+            return data.decode(errors="replace")
+        data += chunk
+        lines = data.split(b"\r\n")
+        for line in lines[:-1]:
+            if len(line) >= 4 and line[3:4] == b" ":
+                return data.decode(errors="replace")
+
+
+def connect_from(src, host, port, timeout=5.0):
+    """A TCP connection from a chosen loopback source address (127.0.0.x or ::1)."""
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    if src:
+        s.bind((src, 0))
+    s.connect((host, port))
+    return s
+
+
+def maildir_files(root, user_at_domain, sub="new"):
+    local, domain = user_at_domain.split("@")
+    d = os.path.join(root, domain.lower(), local, "Maildir", sub)
+    if not os.path.isdir(d):
+        return []
+    return [os.path.join(d, f) for f in sorted(os.listdir(d))]

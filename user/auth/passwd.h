@@ -28,6 +28,6 @@ bool passwd_hash(const char *password, char *out, size_t cap);
 /* Add or replace user's line in the file at path (created 0640 if missing), atomically (write a temp
  * file, fsync, rename). */
 bool passwd_file_set(const char *path, const char *user_at_domain, const char *hashed, char *err,
-		     size_t errlen);
+                     size_t errlen);
 
 #endif

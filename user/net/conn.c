@@ -268,7 +268,6 @@ static void start_session(struct conn *c)
 
 static void on_handshake(struct conn *c)
 {
-	char e[256];
 	int r = SSL_do_handshake(c->ssl);
 
 	if (r == 1) {
@@ -292,7 +291,7 @@ static void on_handshake(struct conn *c)
 		watch(c, EPOLLOUT);
 		return;
 	default: {
-		char why[300];
+		char e[256], why[300];
 		snprintf(why, sizeof(why), "TLS handshake failed: %s", tls_last_error(e, sizeof(e)));
 		conn_close(c, why);
 		return;
@@ -315,6 +314,20 @@ static void close_if_draining(struct conn *c)
 static bool deliver_input(struct conn *c, const char *data, size_t len)
 {
 	enum proto_action act = PROTO_CONTINUE;
+
+	if (c->verdict == VERDICT_DIRECT && c->lc->proxy != PROXY_OFF && !c->seen_input) {
+		/* A header from a peer we do not trust is refused, not read as a command: it is a spoofing
+		 * try. */
+		struct pp_header h;
+		enum pp_error e;
+		enum pp_status st = pp_decode(data, len, NULL, &h, &e);
+		if (st == PP_DONE || (st == PP_ERROR && e != PP_ERR_NOT_PROXY)) {
+			c->out.len = 0;
+			refuse(c, "PROXY header from a peer that is not a trusted proxy");
+			return false;
+		}
+	}
+	c->seen_input = true;
 	size_t used = c->proto->input(c->session, data, len, &c->out, &act);
 
 	if (act == PROTO_STARTTLS) {

@@ -38,6 +38,7 @@ struct conn {
 	size_t in_len, in_cap;
 	uint64_t deadline_ms, started_ms;
 	unsigned events; /* what epoll watches now */
+	bool seen_input; /* the session has had bytes from the peer */
 	struct conn *prev, *next;
 };
 

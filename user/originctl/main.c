@@ -12,6 +12,7 @@ static const struct {
         {"proxy-decode", cmd_proxy_decode,
          "[--v1-only|--v2-only] [--max-header N] [FILE]  decode a PROXY header"},
         {"proxy-encode", cmd_proxy_encode, "--src ADDR:PORT --dst ADDR:PORT [options]  write a PROXY header"},
+        {"passwd", cmd_passwd, "[-c CONFIG] USER@DOMAIN  set a user's password (yescrypt)"},
 };
 
 static void usage(FILE *f)

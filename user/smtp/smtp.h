@@ -29,7 +29,7 @@ struct smtp_session;
 
 struct smtp_session *smtp_session_new(const struct smtp_ctx *ctx);
 void smtp_session_free(struct smtp_session *s);
-/* "220 <hostname> ESMTP originmail ready" (the net layer sends it once the connection is accepted). */
+/* "220 <hostname> ESMTP originmail" (the net layer sends it once the connection is accepted). */
 void smtp_session_greeting(struct smtp_session *s, struct obuf *out);
 /* Handle the complete lines in data (pipelined commands, message data). Returns the bytes consumed;
  * an incomplete last line stays with the caller, who passes it again with more bytes, unless it is
@@ -37,7 +37,7 @@ void smtp_session_greeting(struct smtp_session *s, struct obuf *out);
  * SMTP_CLOSE the rest of data is consumed and ignored (RFC 3207: no plaintext command may survive
  * into the TLS session). */
 size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, struct obuf *out,
-			  enum smtp_action *act);
+                          enum smtp_action *act);
 /* TLS is up after STARTTLS: forget EHLO and everything learnt before (RFC 3207). */
 void smtp_session_tls_started(struct smtp_session *s, const char *tls_info);
 /* The peer was silent too long: "421 4.4.2 ... timeout" queued; the caller closes. */
@@ -48,5 +48,12 @@ void smtp_session_shutdown(struct smtp_session *s, struct obuf *out);
 bool smtp_session_in_data(const struct smtp_session *s);
 /* True between transactions: safe to close for a drain without losing an accepted message. */
 bool smtp_session_idle(const struct smtp_session *s);
+/* What the last smtp_session_input call did that is worth a log line ("queued as ID: 2 recipients,
+ * 1234 bytes", "delivery failed: ...", "authentication failed for USER", "rejected ID: bare CR or LF
+ * in message data"), or "" (cleared at the start of each call; the latest event of a call wins). No
+ * control characters. The session itself logs nothing. */
+const char *smtp_session_last_event(const struct smtp_session *s);
+/* The authenticated user, or NULL. */
+const char *smtp_session_auth_user(const struct smtp_session *s);
 
 #endif

@@ -21,7 +21,7 @@ size_t maildir_tx_size(const struct maildir_tx *tx);
 /* fsync, link into each maildirs[i]/new (created if missing), fsync those directories, remove the tmp
  * name. On failure nothing is visible in any new/. Frees tx either way. */
 bool maildir_tx_commit(struct maildir_tx *tx, const char *const *maildirs, size_t n, char *err,
-		       size_t errlen);
+                       size_t errlen);
 /* Remove the tmp file; frees tx. */
 void maildir_tx_abort(struct maildir_tx *tx);
 

@@ -1,0 +1,32 @@
+/* Shared by config.c, config_values.c and config_file.c; not part of the configuration API. */
+#ifndef ORIGINMAIL_CONFIG_INTERNAL_H
+#define ORIGINMAIL_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "conf/config.h"
+#include "originmail/proxy.h"
+
+/* config_parse's work: name is for messages; source is the file's path, kept in out->path, whose
+ * directory relative paths resolve against (NULL, or no '/': paths stay as written). */
+bool conf_parse_text(const char *text, const char *name, const char *source, struct config *out, char *err,
+                     size_t errlen);
+
+/* Items of a list value are separated by runs of spaces, tabs and commas. Returns the next item and its
+ * length, advancing *cursor past it, or NULL when none is left. */
+const char *conf_next_item(const char **cursor, size_t *len);
+/* yes/no, true/false, on/off, in any case. */
+bool conf_parse_bool(const char *s, bool *out);
+/* A plain decimal number, at most max. */
+bool conf_parse_number(const char *s, unsigned long long max, unsigned long long *out);
+/* "IPv4:PORT" or "[IPv6]:PORT", port 1..65535. */
+bool conf_parse_listen_addr(const char *item, size_t len, union pp_sockaddr *out);
+/* "HOST:PORT" where HOST is a host name, an IPv4 address or a bracketed IPv6 address. */
+bool conf_valid_hostport(const char *s);
+/* A DNS name: labels of letters, digits and '-' (not at either end), 1..63 each, 253 in all. */
+bool conf_valid_hostname(const char *s, size_t len);
+/* A Unix user name: letters, digits, '.', '_', '-' (not leading), at most 32. */
+bool conf_valid_username(const char *s);
+
+#endif
