@@ -1,7 +1,11 @@
 #!/bin/sh
-# `make demo`: what originmail can show today. A real HAProxy on loopback forwards a client's
-# connection with send-proxy (v1) and send-proxy-v2 (unique-id, CRC32C, and the SSL TLV from a TLS
-# frontend); `originctl proxy-decode` shows who the client really was.
+# `make demo`: the seed's flow without Docker. originmaild behind a real HAProxy on loopback answers a
+# client's HELO with the client's own address, over plain SMTP and over implicit TLS; then the PROXY
+# headers HAProxy really sends, decoded by originctl.
 BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
-exec env BUILD="$BUILD" python3 scripts/demo_proxy.py
+export BUILD
+python3 scripts/demo_smtp.py || exit 1
+echo
+echo "==== the PROXY headers themselves"
+exec python3 scripts/demo_proxy.py
