@@ -683,10 +683,13 @@ static void test_encode_v2_limits(void **state)
 	v2_round(&sp, NULL, 0, &h, out, cap);
 	assert_int_equal(h.header_len, PP_V2_MAX_LEN);
 
-	big.len = 65535 - 12 - 2; /* one byte over */
-	assert_int_equal(pp_encode_v2(out, cap, &sp), -1);
-	big.len = 65535;
-	assert_int_equal(pp_encode_v2(out, cap, &sp), -1);
+	/* one byte over, and far over: the length field cannot say it */
+	static const uint16_t over[] = {65535 - 12 - 2, 65535};
+	for (size_t i = 0; i < ARRAY_LEN(over); i++) {
+		const struct pp_tlv_spec huge = {0xE0, over[i], val};
+		sp.tlvs = &huge;
+		assert_int_equal(pp_encode_v2(out, cap, &sp), -1);
+	}
 	free(out);
 	free(val);
 }
