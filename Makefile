@@ -42,7 +42,7 @@ UNIT_HELPER_OBJS := $(UNIT_HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 PROGRAMS := $(BUILD)/originmaild $(BUILD)/originctl
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find bpf user include tests bench -name '*.[ch]')
 
-.PHONY: all test unit integration sanitize lint demo bench fuzz vmtest install clean deps deps-demo \
+.PHONY: all test unit integration valgrind lint demo bench fuzz vmtest install clean deps deps-demo \
 	deps-bench deps-vmtest run
 
 all: $(PROGRAMS) $(UNIT_BINS) $(BUILD)/proxy_bench examples/tls/cert.pem
@@ -94,12 +94,20 @@ deps-vmtest:
 test: deps
 	$(MAKE) lint
 	$(MAKE) all
-	$(MAKE) unit integration
+	$(MAKE) unit integration valgrind
 	$(MAKE) BUILD=build/asan SAN=1 all unit integration
 	@echo "make test: all passed"
 
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
+
+# The parsers that face untrusted bytes, once more under valgrind (leaks, uninitialised reads).
+VALGRIND_BINS := $(filter $(BUILD)/tests/test_proxy_% $(BUILD)/tests/test_smtp_%,$(UNIT_BINS))
+valgrind: $(VALGRIND_BINS)
+	@for t in $(VALGRIND_BINS); do \
+		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+			$$t >/dev/null 2>$$t.valgrind || { cat $$t.valgrind; echo "valgrind: $$t failed"; exit 1; }; \
+	done; echo "valgrind: $(words $(VALGRIND_BINS)) binaries clean"
 
 integration: $(PROGRAMS)
 	@BUILD=$(BUILD) scripts/run-integration.sh
@@ -125,6 +133,8 @@ install: $(PROGRAMS)
 	install -m 0755 $(BUILD)/originmaild $(DESTDIR)$(PREFIX)/sbin/originmaild
 	install -m 0755 $(BUILD)/originctl $(DESTDIR)$(PREFIX)/bin/originctl
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/originmail/
+	install -d $(DESTDIR)$(PREFIX)/share/doc/originmail/examples
+	install -m 0644 examples/originmail.conf $(DESTDIR)$(PREFIX)/share/doc/originmail/examples/
 
 clean:
 	rm -rf build
