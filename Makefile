@@ -11,8 +11,14 @@ endif
 CLANG ?= clang
 SAN ?=
 
+# The BPF side (docs/bpf.md): the object and its skeleton do not depend on SAN, so both passes share them.
+BPF_OUT := build/bpf
+VMLINUX := $(BPF_OUT)/vmlinux.h
+BPF_OBJ := $(BPF_OUT)/originmail.bpf.o
+SKEL := $(BPF_OUT)/originmail.skel.h
+
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Iinclude -Iuser \
-	-D_GNU_SOURCE -MMD -MP
+	-I$(BPF_OUT) -D_GNU_SOURCE -MMD -MP
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS_SAN := -fsanitize=address,undefined
@@ -22,7 +28,7 @@ LDFLAGS_SAN :=
 endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
-LDLIBS := -lssl -lcrypto -lcrypt
+LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz
 
 # The library every program and test links: all of user/ but the programs' main files.
 LIB_SRCS := $(filter-out user/originctl/%,$(wildcard user/*/*.c))
@@ -58,6 +64,18 @@ run: all
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(VMLINUX):
+	@mkdir -p $(dir $@)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c >$@.tmp && mv $@.tmp $@
+
+$(BPF_OBJ): bpf/originmail.bpf.c include/originmail/bpf_abi.h $(VMLINUX)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BPF_OUT) -Iinclude -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	bpftool gen skeleton $< name originmail_bpf >$@.tmp && mv $@.tmp $@
+
+$(filter $(BUILD)/obj/user/bpf/%,$(LIB_OBJS)): $(SKEL)
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -104,15 +122,16 @@ unit: $(UNIT_BINS)
 # The parsers that face untrusted bytes, once more under valgrind (leaks, uninitialised reads).
 VALGRIND_BINS := $(filter $(BUILD)/tests/test_proxy_% $(BUILD)/tests/test_smtp_%,$(UNIT_BINS))
 valgrind: $(VALGRIND_BINS)
-	@for t in $(VALGRIND_BINS); do \
+	@mkdir -p $(BUILD)/valgrind; for t in $(VALGRIND_BINS); do \
+		log=$(BUILD)/valgrind/$$(basename $$t).log; \
 		valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite,indirect \
-			$$t >/dev/null 2>$$t.valgrind || { cat $$t.valgrind; echo "valgrind: $$t failed"; exit 1; }; \
+			$$t >/dev/null 2>$$log || { cat $$log; echo "valgrind: $$t failed"; exit 1; }; \
 	done; echo "valgrind: $(words $(VALGRIND_BINS)) binaries clean"
 
 integration: $(PROGRAMS)
 	@BUILD=$(BUILD) scripts/run-integration.sh
 
-lint:
+lint: $(SKEL)
 	@scripts/lint.sh
 
 fuzz: deps

@@ -21,15 +21,16 @@ static void resolve_options(struct pp_options *o, const struct pp_options *in)
  * still become one, -1 when it cannot. */
 static int detect(const uint8_t *buf, size_t n)
 {
-	const uint8_t *sig = n && buf[0] == 'P' ? v1_prefix : v2_sig;
-	size_t siglen = sig == v1_prefix ? sizeof(v1_prefix) : sizeof(v2_sig);
-	size_t k = n < siglen ? n : siglen;
-
-	if (memcmp(buf, sig, k) != 0)
-		return -1;
-	if (n < siglen)
+	if (n == 0)
 		return 0;
-	return sig == v1_prefix ? 1 : 2;
+	if (buf[0] == 'P') {
+		if (n >= sizeof(v1_prefix)) /* constant-size compares inline; this runs per connection */
+			return memcmp(buf, v1_prefix, sizeof(v1_prefix)) == 0 ? 1 : -1;
+		return memcmp(buf, v1_prefix, n) == 0 ? 0 : -1;
+	}
+	if (n >= sizeof(v2_sig))
+		return memcmp(buf, v2_sig, sizeof(v2_sig)) == 0 ? 2 : -1;
+	return memcmp(buf, v2_sig, n) == 0 ? 0 : -1;
 }
 
 /* Given the first n bytes of a buffer, how long the header is (*total), or need-more/error. The v1
