@@ -11,14 +11,8 @@ endif
 CLANG ?= clang
 SAN ?=
 
-# The BPF side (docs/bpf.md): the object and its skeleton do not depend on SAN, so both passes share them.
-BPF_OUT := build/bpf
-VMLINUX := $(BPF_OUT)/vmlinux.h
-BPF_OBJ := $(BPF_OUT)/originmail.bpf.o
-SKEL := $(BPF_OUT)/originmail.skel.h
-
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Iinclude -Iuser \
-	-I$(BPF_OUT) -D_GNU_SOURCE -MMD -MP
+	-D_GNU_SOURCE -MMD -MP
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS_SAN := -fsanitize=address,undefined
@@ -28,7 +22,7 @@ LDFLAGS_SAN :=
 endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
-LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz
+LDLIBS := -lssl -lcrypto -lcrypt
 
 # The library every program and test links: all of user/ but the programs' main files.
 LIB_SRCS := $(filter-out user/originctl/%,$(wildcard user/*/*.c))
@@ -64,18 +58,6 @@ run: all
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
-
-$(VMLINUX):
-	@mkdir -p $(dir $@)
-	bpftool btf dump file /sys/kernel/btf/vmlinux format c >$@.tmp && mv $@.tmp $@
-
-$(BPF_OBJ): bpf/originmail.bpf.c include/originmail/bpf_abi.h $(VMLINUX)
-	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BPF_OUT) -Iinclude -c $< -o $@
-
-$(SKEL): $(BPF_OBJ)
-	bpftool gen skeleton $< name originmail_bpf >$@.tmp && mv $@.tmp $@
-
-$(filter $(BUILD)/obj/user/bpf/%,$(LIB_OBJS)): $(SKEL)
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
@@ -131,7 +113,7 @@ valgrind: $(VALGRIND_BINS)
 integration: $(PROGRAMS)
 	@BUILD=$(BUILD) scripts/run-integration.sh
 
-lint: $(SKEL)
+lint:
 	@scripts/lint.sh
 
 fuzz: deps
