@@ -42,7 +42,7 @@ static inline void pp_put32(uint8_t *p, uint32_t v)
  * then fills whole), so only their inet part is zeroed: this runs once per connection. */
 static inline void pp_header_clear(struct pp_header *h)
 {
-	static const struct pp_bytes none;
+	static const struct pp_bytes none = {NULL, 0};
 
 	/* Field by field: a memset of the whole struct compiles to "rep stos", which alone costs more than
 	 * parsing a v2 header. */
