@@ -53,11 +53,20 @@ static inline void pp_header_clear(struct pp_header *h)
 	memset(&h->src, 0, sizeof(struct sockaddr_in6));
 	memset(&h->dst, 0, sizeof(struct sockaddr_in6));
 	h->header_len = 0;
-	h->alpn = h->authority = h->unique_id = h->netns = h->tlvs = none;
+	/* One store each: a chained assignment reads each field back, a store-forwarding stall. */
+	h->alpn = none;
+	h->authority = none;
+	h->unique_id = none;
+	h->netns = none;
+	h->tlvs = none;
 	h->ssl.present = false;
 	h->ssl.client = 0;
 	h->ssl.verify = 0;
-	h->ssl.version = h->ssl.cn = h->ssl.cipher = h->ssl.sig_alg = h->ssl.key_alg = none;
+	h->ssl.version = none;
+	h->ssl.cn = none;
+	h->ssl.cipher = none;
+	h->ssl.sig_alg = none;
+	h->ssl.key_alg = none;
 	h->has_crc32c = false;
 }
 
