@@ -46,7 +46,9 @@ void conn_close(struct conn *c, const char *why)
 {
 	struct server *s = c->srv;
 
-	if (why)
+	if (why && c->quiet)
+		log_debug("Connection from %s closed: %s", client(c), why);
+	else if (why)
 		log_info("Connection from %s closed: %s", client(c), why);
 	if (c->proto && c->session)
 		c->proto->destroy(c->session); /* a message in progress is discarded, never half-delivered */
@@ -102,7 +104,7 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	c->id = ++s->conn_seq;
 	c->started_ms = now_ms();
 	len = sizeof(c->origin.peer);
-	getpeername(fd, &c->origin.peer.sa, &len);
+	bool gone = getpeername(fd, &c->origin.peer.sa, &len) != 0; /* reset before we got to it */
 	len = sizeof(c->origin.local);
 	getsockname(fd, &c->origin.local.sa, &len);
 	len = sizeof(c->origin.cookie);
@@ -122,13 +124,20 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 		return;
 	}
 	c->events = EPOLLIN;
-	log_info("Connection established from %s on %s", c->origin.peer_ip, c->lc->name);
+	if (gone) { /* a health check that connected and left: nothing to say */
+		c->quiet = true;
+		conn_close(c, "reset before accepted");
+		return;
+	}
 
 	if (s->nconns > c->gen->cfg.max_connections) {
 		refuse(c, "too many connections, try again later");
 		return;
 	}
 	c->verdict = policy_classify(c->lc, &c->origin.peer.sa);
+	/* Behind a proxy the line waits for the header: a health check (PROXY LOCAL) is not worth one. */
+	if (c->verdict == VERDICT_DENIED || c->verdict == VERDICT_DIRECT)
+		log_info("Connection established from %s on %s", c->origin.peer_ip, c->lc->name);
 	switch (c->verdict) {
 	case VERDICT_DENIED:
 		refuse(c, "not a trusted proxy and not allowed to connect directly");
@@ -173,12 +182,15 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 		o->unique_id[n] = '\0';
 	}
 	origin_update_text(o);
-	if (o->via_proxy)
+	if (o->via_proxy) {
+		log_info("Connection established from %s on %s", o->peer_ip, c->lc->name);
 		log_info("Connection from %s runs through %s proxy%s%s", o->client_ip, o->peer_ip,
 		         o->unique_id[0] ? " unique-id " : "", o->unique_id);
-	else
+	} else {
+		c->quiet = true; /* a health check, or the proxy's own connection: debug lines only */
 		log_debug("Connection from %s: PROXY %s, served as the proxy's own", o->peer_ip,
 		          h->command == PP_CMD_LOCAL ? "LOCAL" : "UNKNOWN");
+	}
 }
 
 /* Read the header with MSG_PEEK and take from the socket exactly the bytes the decoder consumed, so

@@ -39,6 +39,7 @@ struct conn {
 	uint64_t deadline_ms, started_ms;
 	unsigned events; /* what epoll watches now */
 	bool seen_input; /* the session has had bytes from the peer */
+	bool quiet;      /* a health check: its lines are debug lines */
 	struct conn *prev, *next;
 };
 
