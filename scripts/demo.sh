@@ -1,11 +1,11 @@
 #!/bin/sh
-# `make demo`: the seed's flow without Docker. originmaild behind a real HAProxy on loopback answers a
-# client's HELO with the client's own address, over plain SMTP and over implicit TLS; then the PROXY
-# headers HAProxy really sends, decoded by originctl.
+# `make demo`: the seed's flow without Docker, on hosts made of network namespaces (scripts/topology.sh):
+# a client's HELO through HAProxy answered with the client's own address, implicit TLS, load balancing over
+# two instances, the proxy-only policy; then the PROXY headers HAProxy really sends, decoded by originctl.
 BUILD=${1:-build}
 cd "$(dirname "$0")/.." || exit 1
 export BUILD
-python3 scripts/demo_smtp.py || exit 1
+python3 scripts/demo_topology.py || exit 1
 echo
-echo "==== the PROXY headers themselves"
+echo "==== the PROXY headers themselves (HAProxy on loopback -> originctl proxy-decode)"
 exec python3 scripts/demo_proxy.py
