@@ -11,8 +11,18 @@ endif
 CLANG ?= clang
 SAN ?=
 
+# The BPF side (docs/bpf.md): the object and its skeleton do not depend on SAN, so both passes share them.
+BPF_OUT := build/bpf
+VMLINUX := $(BPF_OUT)/vmlinux.h
+BPF_OBJ := $(BPF_OUT)/originmail.bpf.o
+SKEL := $(BPF_OUT)/originmail.skel.h
+
+# GMime parses MIME header values for IMAP (ENVELOPE, BODYSTRUCTURE); -isystem keeps -Werror to our code.
+GMIME_CFLAGS := $(shell pkg-config --cflags gmime-3.0 2>/dev/null | sed 's/-I/-isystem /g')
+GMIME_LIBS := $(shell pkg-config --libs gmime-3.0 2>/dev/null)
+
 CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wformat=2 -Iinclude -Iuser \
-	-D_GNU_SOURCE -MMD -MP
+	-I$(BPF_OUT) $(GMIME_CFLAGS) -D_GNU_SOURCE -MMD -MP
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS_SAN := -fsanitize=address,undefined
@@ -22,7 +32,7 @@ LDFLAGS_SAN :=
 endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
-LDLIBS := -lssl -lcrypto -lcrypt
+LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz $(GMIME_LIBS)
 
 # The library every program and test links: all of user/ but the programs' main files.
 LIB_SRCS := $(filter-out user/originctl/%,$(wildcard user/*/*.c))
@@ -59,6 +69,18 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
+$(VMLINUX):
+	@mkdir -p $(dir $@)
+	bpftool btf dump file /sys/kernel/btf/vmlinux format c >$@.tmp && mv $@.tmp $@
+
+$(BPF_OBJ): bpf/originmail.bpf.c include/originmail/bpf_abi.h $(VMLINUX)
+	$(CLANG) -g -O2 -target bpf -D__TARGET_ARCH_x86 -Wall -Werror -I$(BPF_OUT) -Iinclude -c $< -o $@
+
+$(SKEL): $(BPF_OBJ)
+	bpftool gen skeleton $< name originmail_bpf >$@.tmp && mv $@.tmp $@
+
+$(filter $(BUILD)/obj/user/bpf/%,$(LIB_OBJS)): $(SKEL)
+
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(dir $@)
 	rm -f $@ && ar rcs $@ $^
@@ -76,6 +98,11 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
 $(BUILD)/proxy_bench: bench/proxy_bench.c $(wildcard user/proxy/*.c)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE $^ -o $@
+
+# The SMTP load client of `make bench` (bench/smtp.sh): standalone, no project library.
+$(BUILD)/smtp_load: bench/smtp_load.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
@@ -101,8 +128,9 @@ test: deps
 unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
-# The parsers that face untrusted bytes, once more under valgrind (leaks, uninitialised reads).
-VALGRIND_BINS := $(filter $(BUILD)/tests/test_proxy_% $(BUILD)/tests/test_smtp_%,$(UNIT_BINS))
+# The parsers and sessions that face untrusted bytes, once more under valgrind (leaks, uninitialised reads).
+VALGRIND_BINS := $(filter $(BUILD)/tests/test_proxy_% $(BUILD)/tests/test_smtp_% $(BUILD)/tests/test_imap_% \
+	$(BUILD)/tests/test_mailbox,$(UNIT_BINS))
 valgrind: $(VALGRIND_BINS)
 	@mkdir -p $(BUILD)/valgrind; for t in $(VALGRIND_BINS); do \
 		log=$(BUILD)/valgrind/$$(basename $$t).log; \
@@ -113,13 +141,13 @@ valgrind: $(VALGRIND_BINS)
 integration: $(PROGRAMS)
 	@BUILD=$(BUILD) scripts/run-integration.sh
 
-lint:
+lint: $(SKEL)
 	@scripts/lint.sh
 
 fuzz: deps
 	@scripts/fuzz.sh $(if $(FUZZ_SECONDS),$(FUZZ_SECONDS),60)
 
-bench: deps-bench $(BUILD)/proxy_bench
+bench: deps-bench $(BUILD)/proxy_bench $(BUILD)/smtp_load $(PROGRAMS)
 	@scripts/bench.sh $(BUILD)
 
 vmtest: deps-vmtest all

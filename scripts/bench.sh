@@ -6,6 +6,7 @@ BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 mkdir -p bench/results
 out=bench/results/$(date +%Y-%m-%d).md
+failed=$(mktemp)
 {
 	echo "# originmail benchmarks, $(date -u '+%Y-%m-%d %H:%M UTC')"
 	echo
@@ -15,5 +16,13 @@ out=bench/results/$(date +%Y-%m-%d).md
 	echo "## PROXY header decoding vs copying the same bytes"
 	echo
 	"$BUILD"/proxy_bench --markdown
+	# SMTP sessions/s and memory per idle connection, originmaild vs Postfix behind one HAProxy.
+	sh bench/smtp.sh "$BUILD" "${out%.md}-smtp.png" || echo smtp >>"$failed"
 } | tee "$out"
 echo "bench: written to $out"
+if [ -s "$failed" ]; then
+	echo "bench: failed: $(cat "$failed")" >&2
+	rm -f "$failed"
+	exit 1
+fi
+rm -f "$failed"

@@ -15,12 +15,14 @@ echo "lint: cppcheck"
 # unusedFunction needs the whole program; missingIncludeSystem is noise about libc headers.
 cppcheck --quiet --error-exitcode=1 --std=c11 --enable=warning,style,performance,portability \
 	--inline-suppr --suppress=missingIncludeSystem --suppress=unusedStructMember \
-	-D_GNU_SOURCE -Iinclude -Iuser $(echo "$files" | grep '\.c$' | grep -v '^bpf/') || rc=1
+	-D_GNU_SOURCE -Iinclude -Iuser -Ibuild/bpf $(echo "$files" | grep '\.c$' | grep -v '^bpf/') || rc=1
 
 echo "lint: clang --analyze"
+gmime=$(pkg-config --cflags gmime-3.0) # the IMAP files include GMime's headers
 for f in $(echo "$files" | grep '\.c$' | grep -v '^bpf/' | grep -v '^tests/fuzz/'); do
-	out=$(clang --analyze -Xanalyzer -analyzer-output=text -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser \
-		-Itests/unit "$f" -o /dev/null 2>&1)
+	# shellcheck disable=SC2086
+	out=$(clang --analyze -Xanalyzer -analyzer-output=text -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -isystem build/bpf \
+		-Itests/unit $gmime "$f" -o /dev/null 2>&1)
 	[ -n "$out" ] && { echo "$out"; rc=1; }
 done
 

@@ -1,16 +1,21 @@
-/* originmaild: read the configuration, bind, drop privileges, serve until SIGTERM. */
+/* originmaild: read the configuration, bind, drop privileges, start the relay worker, serve until
+ * SIGTERM. */
 #include <errno.h>
 #include <getopt.h>
 #include <grp.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log/log.h"
 #include "net/server.h"
 #include "originmail/version.h"
+#include "relay/relay.h"
 #include "store/maildir.h"
 
 #define DEFAULT_CONFIG "/etc/originmail/originmail.conf"
@@ -44,6 +49,54 @@ static bool prepare_mail_root(const char *root, const struct passwd *pw)
 	if (pw && stat(path, &st) == 0 && st.st_uid == 0 && chown(path, pw->pw_uid, pw->pw_gid) != 0)
 		return false;
 	return true;
+}
+
+/* The relay queue must share a file system with the Maildirs when relaying is on: a message with local
+ * and relayed recipients is stored once and hard-linked into both. */
+static bool same_file_system(const char *a, const char *b)
+{
+	struct stat sa, sb;
+
+	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev;
+}
+
+/* The relay worker (user/relay/): a child, unprivileged like us, without our listening sockets. */
+static pid_t start_relay_worker(struct server *srv)
+{
+	pid_t parent = getpid(), pid = fork();
+
+	if (pid != 0) {
+		if (pid < 0)
+			log_err("cannot start the relay worker: %s", strerror(errno));
+		return pid;
+	}
+	for (size_t i = 0; i < srv->nlisteners; i++) {
+		if (srv->listeners[i].fd >= 0)
+			close(srv->listeners[i].fd);
+		srv->listeners[i].fd = -1;
+	}
+	int rc = relay_worker_run(&srv->gen->cfg, srv->gen->users, parent);
+	server_close(srv);
+	exit(rc);
+}
+
+/* After the drain: SIGTERM lets the worker finish the message in progress; it gets the grace period,
+ * and 5 s more, before SIGKILL (a message cut short stays queued and is sent again later). */
+static void stop_relay_worker(pid_t pid, unsigned grace_ms)
+{
+	int st;
+
+	if (pid <= 0)
+		return;
+	kill(pid, SIGTERM);
+	for (unsigned waited = 0; waited < grace_ms + 5000; waited += 20) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return;
+		usleep(20 * 1000);
+	}
+	log_warn("relay worker did not stop in time: killing it");
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
 }
 
 static bool drop_privileges(const struct passwd *pw)
@@ -113,6 +166,15 @@ int main(int argc, char **argv)
 		log_err("mail_root %s: %s", srv.gen->cfg.mail_root, strerror(errno));
 		return 73; /* EX_CANTCREAT */
 	}
+	if (!prepare_mail_root(srv.gen->cfg.queue_dir, pw)) {
+		log_err("queue_dir %s: %s", srv.gen->cfg.queue_dir, strerror(errno));
+		return 73;
+	}
+	if (*srv.gen->cfg.relay_host && !same_file_system(srv.gen->cfg.queue_dir, srv.gen->cfg.mail_root)) {
+		log_err("queue_dir %s and mail_root %s must be on the same file system",
+		        srv.gen->cfg.queue_dir, srv.gen->cfg.mail_root);
+		return 78;
+	}
 	if (!server_bind(&srv, err, sizeof(err))) {
 		log_err("%s", err);
 		server_close(&srv);
@@ -126,7 +188,9 @@ int main(int argc, char **argv)
 		}
 		log_info("Running as %s (uid %u)", user, (unsigned)pw->pw_uid);
 	}
+	pid_t worker = start_relay_worker(&srv);
 	int rc = server_run(&srv);
+	stop_relay_worker(worker, srv.gen->cfg.shutdown_grace_ms);
 	server_close(&srv);
 	return rc;
 }

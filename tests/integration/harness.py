@@ -130,13 +130,13 @@ def make_ca_and_cert(tmp, cn="mx1.example.test"):
 class Daemon:
     """build/originmaild with a config of the test's, in the foreground; log captured to a file."""
 
-    def __init__(self, tmp, config_text, name="originmaild"):
+    def __init__(self, tmp, config_text, name="originmaild", env=None):
         self.tmp = tmp
         self.conf = tmp.file(name + ".conf", config_text)
         self.logpath = tmp.file(name + ".log")
         self.logf = open(self.logpath, "w")
         self.proc = subprocess.Popen([build_path("originmaild"), "-d", "-c", self.conf], stdout=self.logf,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, env=dict(os.environ, **env) if env else None)
 
     def wait_ready(self, timeout=10.0):
         end = time.monotonic() + timeout
@@ -214,3 +214,22 @@ def maildir_files(root, user_at_domain, sub="new"):
     if not os.path.isdir(d):
         return []
     return [os.path.join(d, f) for f in sorted(os.listdir(d))]
+
+
+def bpftool_dump(pinned):
+    """`bpftool map dump pinned PATH -j` as a list of {"key", "value"} with BTF-named fields ([] if absent)."""
+    p = subprocess.run(["bpftool", "map", "dump", "pinned", pinned, "-j"], capture_output=True, text=True)
+    if p.returncode != 0:
+        return []
+    import json
+    return [e.get("formatted", e) for e in json.loads(p.stdout or "[]")]
+
+
+def cgroup2_mount():
+    """Where cgroup2 is mounted (/sys/fs/cgroup, or /sys/fs/cgroup/unified on hybrid hosts), or None."""
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            if right.split()[0:1] == ["cgroup2"]:
+                return left.split()[4]
+    return None

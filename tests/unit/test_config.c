@@ -532,9 +532,11 @@ static void test_example(void **state)
 			enum tls_mode tls;
 		} want_l[] = {{"smtp", 25, PROTO_SMTP, TLS_STARTTLS},
 		              {"submission", 587, PROTO_SUBMISSION, TLS_STARTTLS},
-		              {"smtps", 465, PROTO_SUBMISSION, TLS_IMPLICIT}};
-		assert_int_equal(c.nlisteners, 3);
-		for (size_t i = 0; i < 3; i++) {
+		              {"smtps", 465, PROTO_SUBMISSION, TLS_IMPLICIT},
+		              {"imap", 143, PROTO_IMAP, TLS_STARTTLS},
+		              {"imaps", 993, PROTO_IMAP, TLS_IMPLICIT}};
+		assert_int_equal(c.nlisteners, ARRAY_LEN(want_l));
+		for (size_t i = 0; i < ARRAY_LEN(want_l); i++) {
 			const struct listener_conf *l = &c.listeners[i];
 			assert_string_equal(l->name, want_l[i].name);
 			assert_int_equal(l->naddrs, 2);

@@ -531,7 +531,7 @@ static void test_policy_example(void **state)
 	(void)state;
 	if (!config_load("examples/originmail.conf", &c, err, sizeof(err)))
 		print_message("  %s (run the tests from the repository root)\n", err);
-	assert_int_equal(c.nlisteners, 3);
+	assert_int_equal(c.nlisteners, 5); /* smtp, submission, smtps, imap, imaps */
 	for (size_t l = 0; l < c.nlisteners; l++) {
 		for (size_t i = 0; i < ARRAY_LEN(rows); i++) {
 			union pp_sockaddr a = peer(rows[i].ip);

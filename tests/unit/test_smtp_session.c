@@ -924,7 +924,7 @@ static void test_auth_plain(void **state)
 	say(&c, "AUTH PLAIN AGFsaWNlQGV4YW1wbGUudGVzdABzZWNyZXQ=\r\n",
 	    "503 5.5.1 Error: already authenticated\r\n");
 
-	/* Authenticated submission: local delivery works, other domains are not relayed (yet). */
+	/* Authenticated submission: local delivery works; other domains are refused (relay_host is empty). */
 	say(&c, "MAIL FROM:<alice@example.test>\r\n", "250 2.1.0 Ok\r\n");
 	say(&c, "RCPT TO:<friend@other.example>\r\n",
 	    "554 5.7.1 <friend@other.example>: Relaying to other.example is not configured\r\n");
@@ -966,7 +966,8 @@ static void test_smtputf8_and_relay_host(void **state)
 	struct config relay = cfg;
 	(void)state;
 
-	/* With relay_host set, other domains are still refused here: the relay queue forwards them. */
+	/* relay_host set but no queue_dir (config_load always sets one): still refused. Relaying itself is
+	 * tested in test_relay_session.c. */
 	relay.relay_host = "smarthost.example:587";
 	c_open(&c, &lc_sub_plain, &origin_proxied, NULL);
 	c_use_config(&c, &relay);

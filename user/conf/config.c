@@ -29,6 +29,8 @@ enum ktype {
 	K_SIZE,     /* size_t, config_parse_size */
 	K_NUMBER,   /* unsigned, plain decimal */
 	K_DURATION, /* unsigned milliseconds */
+	K_DAYS,     /* the same, days ("5d") allowed */
+	K_RELAY_TLS,
 	K_BOOL,
 	K_ADDRESS,
 	K_PROTOCOL,
@@ -36,6 +38,7 @@ enum ktype {
 	K_PROXY,
 	K_VERSIONS,
 	K_CIDRS,
+	K_BPF,
 };
 
 struct keydef {
@@ -51,6 +54,7 @@ struct keydef {
 #define G(f) offsetof(struct config, f)
 #define L(f) offsetof(struct listener_conf, f)
 #define HOUR (3600ull * 1000)
+#define DAY  (24 * HOUR)
 
 static const struct keydef keys[] = {
         {"hostname", S_GLOBAL, K_HOSTNAME, G(hostname), 0, 0, NULL, false},
@@ -61,6 +65,11 @@ static const struct keydef keys[] = {
         {"tls_cert", S_GLOBAL, K_PATH, G(tls_cert), 0, 0, NULL, false},
         {"tls_key", S_GLOBAL, K_PATH, G(tls_key), 0, 0, NULL, false},
         {"relay_host", S_GLOBAL, K_RELAY, G(relay_host), 0, 0, NULL, true},
+        {"queue_dir", S_GLOBAL, K_PATH, G(queue_dir), 0, 0, NULL, false},
+        {"relay_tls", S_GLOBAL, K_RELAY_TLS, G(relay_tls), 0, 0, NULL, false},
+        {"relay_ca", S_GLOBAL, K_PATH, G(relay_ca), 0, 0, NULL, true},
+        {"relay_retry", S_GLOBAL, K_DAYS, G(relay_retry_ms), 1000, DAY, "between 1s and 1d", false},
+        {"relay_max_age", S_GLOBAL, K_DAYS, G(relay_max_age_ms), 1000, 30 * DAY, "between 1s and 30d", false},
         {"log", S_GLOBAL, K_LOG, G(log), 0, 0, NULL, false},
         {"max_message_size", S_GLOBAL, K_SIZE, G(max_message_size), 1024, 2048ull << 20, "between 1K and 2G",
          false},
@@ -72,6 +81,9 @@ static const struct keydef keys[] = {
          false},
         {"data_timeout", S_GLOBAL, K_DURATION, G(data_timeout_ms), 1000, HOUR, "between 1s and 1h", false},
         {"shutdown_grace", S_GLOBAL, K_DURATION, G(shutdown_grace_ms), 0, HOUR, "at most 1h", false},
+        {"bpf", S_GLOBAL, K_BPF, G(bpf), 0, 0, NULL, false},
+        {"bpf_cgroup", S_GLOBAL, K_PATH, G(bpf_cgroup), 0, 0, NULL, true},
+        {"bpf_pin_dir", S_GLOBAL, K_PATH, G(bpf_pin_dir), 0, 0, NULL, false},
         {"address", S_LISTENER, K_ADDRESS, L(addrs), 0, 0, NULL, false},
         {"protocol", S_LISTENER, K_PROTOCOL, L(proto), 0, 0, NULL, false},
         {"tls", S_LISTENER, K_TLS, L(tls), 0, 0, NULL, false},
@@ -331,6 +343,12 @@ static bool set_number(struct parser *p, const struct keydef *k, void *slot, con
 			            k->name);
 		n = ms;
 		break;
+	case K_DAYS:
+		if (!conf_parse_days(v, &ms))
+			return fail(p, "bad duration '%s' for %s (use seconds or 30s, 5m, 1h, 5d)", v,
+			            k->name);
+		n = ms;
+		break;
 	default:
 		if (!conf_parse_number(v, ~0ull, &n))
 			return fail(p, "bad number '%s' for %s", v, k->name);
@@ -351,6 +369,8 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 	static const char *const protos[] = {"smtp", "submission", "imap"};
 	static const char *const tlss[] = {"none", "starttls", "implicit"};
 	static const char *const proxies[] = {"required", "optional", "off"};
+	static const char *const relay_tlss[] = {"required", "opportunistic"};
+	static const char *const bpfs[] = {"auto", "on", "off", "required"};
 	char *base = k->scope == S_GLOBAL ? (char *)p->c : (char *)cur(p);
 	void *slot = base + k->off;
 	int i;
@@ -364,7 +384,7 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 	case K_DOMAINS:
 		return set_domains(p, v);
 	case K_PATH:
-		return set_string(p, slot, resolve_path(p, v));
+		return set_string(p, slot, *v ? resolve_path(p, v) : strdup(""));
 	case K_USER:
 		if (!conf_valid_username(v))
 			return fail(p, "bad user name '%s'", v);
@@ -380,7 +400,13 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 	case K_SIZE:
 	case K_NUMBER:
 	case K_DURATION:
+	case K_DAYS:
 		return set_number(p, k, slot, v);
+	case K_RELAY_TLS:
+		if ((i = pick(v, relay_tlss, 2)) < 0)
+			return fail(p, "relay_tls must be required or opportunistic");
+		p->c->relay_tls = (enum relay_tls)i;
+		return true;
 	case K_BOOL:
 		if (!conf_parse_bool(v, &b))
 			return fail(p, "%s must be yes or no (or true/false, on/off)", k->name);
@@ -407,6 +433,11 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 		return set_versions(p, v, slot);
 	case K_CIDRS:
 		return set_cidrs(p, k, v, slot);
+	case K_BPF:
+		if ((i = pick(v, bpfs, 4)) < 0)
+			return fail(p, "bpf must be auto, on or off");
+		*(enum bpf_setting *)slot = i == 3 ? BPF_ON : (enum bpf_setting)i; /* "required" is "on" */
+		return true;
 	}
 	return fail(p, "internal error: key '%s' has no type", k->name);
 }
@@ -465,6 +496,11 @@ static bool finish_globals(struct parser *p)
 		c->ndomains = 1;
 		lowercase(c->domains[0]);
 	}
+	if (!c->queue_dir && !(c->queue_dir = conf_sibling_path(c->mail_root, "queue")))
+		return oom(p);
+	if (conf_path_within(c->queue_dir, c->mail_root))
+		return fail_at(p, seen(p, "queue_dir", S_GLOBAL),
+		               "queue_dir must not be mail_root or inside it");
 	return true;
 }
 
@@ -630,8 +666,16 @@ static bool set_defaults(struct config *c)
 	c->passwd_file = strdup(DEFAULT_PASSWD_FILE);
 	c->run_as = strdup("");
 	c->relay_host = strdup("");
+	c->relay_tls = RELAY_TLS_REQUIRED;
+	c->relay_ca = strdup("");
+	c->relay_retry_ms = 5 * 60 * 1000;
+	c->relay_max_age_ms = 5u * 24 * 3600 * 1000;
 	c->log = strdup("stderr");
-	return c->mail_root && c->passwd_file && c->run_as && c->relay_host && c->log;
+	c->bpf = BPF_AUTO;
+	c->bpf_cgroup = strdup("");
+	c->bpf_pin_dir = strdup("/sys/fs/bpf/originmail");
+	return c->mail_root && c->passwd_file && c->run_as && c->relay_host && c->relay_ca && c->log &&
+	       c->bpf_cgroup && c->bpf_pin_dir;
 }
 
 bool conf_parse_text(const char *text, const char *name, const char *source, struct config *out, char *err,

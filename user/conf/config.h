@@ -11,6 +11,8 @@
 enum listener_proto { PROTO_SMTP, PROTO_SUBMISSION, PROTO_IMAP };
 enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 enum proxy_mode { PROXY_REQUIRED, PROXY_OPTIONAL, PROXY_OFF };
+enum relay_tls { RELAY_TLS_REQUIRED, RELAY_TLS_OPPORTUNISTIC };
+enum bpf_setting { BPF_AUTO, BPF_ON, BPF_OFF }; /* docs/bpf.md */
 
 struct listener_conf {
 	char *name;               /* from "[listener NAME]" */
@@ -38,6 +40,11 @@ struct config {
 	char *run_as;                /* user = originmail: drop to it after binding (empty: stay) */
 	char *tls_cert, *tls_key;    /* defaults for listeners */
 	char *relay_host;            /* relay_host = host:port for non-local recipients (empty: refuse) */
+	char *queue_dir;             /* queue_dir = DIR (default: "queue" beside mail_root) */
+	enum relay_tls relay_tls;    /* relay_tls = required | opportunistic */
+	char *relay_ca;              /* relay_ca = FILE of CAs for relay_host (empty: system store) */
+	unsigned relay_retry_ms;     /* relay_retry = 5m: the first retry, then doubling */
+	unsigned relay_max_age_ms;   /* relay_max_age = 5d: then deferred mail bounces */
 	char *log;                   /* log = stderr | syslog | both */
 	size_t max_message_size;     /* max_message_size = 25M */
 	size_t max_line;             /* max_line = 4096 with CRLF (not 1000: docs/configuration.md) */
@@ -46,6 +53,9 @@ struct config {
 	unsigned command_timeout_ms; /* command_timeout = 5m */
 	unsigned data_timeout_ms;    /* data_timeout = 10m */
 	unsigned shutdown_grace_ms;  /* shutdown_grace = 30s: SIGTERM drains for this long */
+	enum bpf_setting bpf;        /* bpf = auto | on | off (read at start only) */
+	char *bpf_cgroup;            /* bpf_cgroup = PATH (empty: the daemon's own cgroup) */
+	char *bpf_pin_dir;           /* bpf_pin_dir = /sys/fs/bpf/originmail */
 	struct listener_conf *listeners;
 	size_t nlisteners;
 };

@@ -134,7 +134,11 @@ void config_free(struct config *c)
 	free(c->tls_cert);
 	free(c->tls_key);
 	free(c->relay_host);
+	free(c->queue_dir);
+	free(c->relay_ca);
 	free(c->log);
+	free(c->bpf_cgroup);
+	free(c->bpf_pin_dir);
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		struct listener_conf *lc = &c->listeners[i];
 		free(lc->name);

@@ -26,6 +26,12 @@ bool conf_parse_listen_addr(const char *item, size_t len, union pp_sockaddr *out
 bool conf_valid_hostport(const char *s);
 /* A DNS name: labels of letters, digits and '-' (not at either end), 1..63 each, 253 in all. */
 bool conf_valid_hostname(const char *s, size_t len);
+/* config_parse_duration, and whole days: "5d". */
+bool conf_parse_days(const char *s, unsigned *ms);
+/* name in the directory that holds path: "/var/lib/om/mail" -> "/var/lib/om/queue" (malloc'd). */
+char *conf_sibling_path(const char *path, const char *name);
+/* Is path dir itself or below it (compared as text, trailing slashes ignored)? */
+bool conf_path_within(const char *path, const char *dir);
 /* A Unix user name: letters, digits, '.', '_', '-' (not leading), at most 32. */
 bool conf_valid_username(const char *s);
 

@@ -2,6 +2,7 @@
 #include <arpa/inet.h>
 #include <limits.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -52,6 +53,22 @@ bool config_parse_duration(const char *s, unsigned *ms)
 		return false;
 	*ms = (unsigned)(v * mult);
 	return true;
+}
+
+bool conf_parse_days(const char *s, unsigned *ms)
+{
+	unsigned long long v;
+	const char *unit;
+
+	if (!s || !ms)
+		return false;
+	if (parse_digits(s, UINT_MAX, &v, &unit) && (!strcmp(unit, "d") || !strcmp(unit, "D"))) {
+		if (v > UINT_MAX / (24ull * 3600 * 1000))
+			return false;
+		*ms = (unsigned)(v * 24 * 3600 * 1000);
+		return true;
+	}
+	return config_parse_duration(s, ms);
 }
 
 bool config_parse_size(const char *s, size_t *bytes)
@@ -249,6 +266,39 @@ bool conf_valid_username(const char *s)
 			return false;
 	}
 	return true;
+}
+
+/* The length of path without its trailing slashes (at least 1 for "/"). */
+static size_t trimmed_len(const char *path)
+{
+	size_t n = strlen(path);
+
+	while (n > 1 && path[n - 1] == '/')
+		n--;
+	return n;
+}
+
+char *conf_sibling_path(const char *path, const char *name)
+{
+	size_t n = trimmed_len(path), nl = strlen(name);
+	char *out;
+
+	while (n > 0 && path[n - 1] != '/')
+		n--; /* n: the length of the directory part with its '/' (0: a bare relative name) */
+	if (!(out = malloc(n + nl + 1)))
+		return NULL;
+	memcpy(out, path, n);
+	memcpy(out + n, name, nl + 1);
+	return out;
+}
+
+bool conf_path_within(const char *path, const char *dir)
+{
+	size_t pl = trimmed_len(path), dl = trimmed_len(dir);
+
+	if (pl < dl || strncmp(path, dir, dl) != 0)
+		return false;
+	return pl == dl || path[dl] == '/' || (dl == 1 && dir[0] == '/');
 }
 
 bool config_is_local_domain(const struct config *c, const char *domain, size_t len)

@@ -11,6 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "bpf/om_bpf.h"
 #include "log/log.h"
 #include "net/tls.h"
 
@@ -37,9 +38,12 @@ static void watch(struct conn *c, unsigned events)
 		c->events = events;
 }
 
+/* With a polled session (proto.h), deadline_ms is the next poll and expire_ms the real deadline. */
 static void set_deadline(struct conn *c, unsigned ms)
 {
-	c->deadline_ms = now_ms() + ms;
+	c->deadline_ms = c->expire_ms = now_ms() + ms;
+	if (c->state == CONN_ACTIVE && c->proto->poll && ms > PROTO_POLL_MS)
+		c->deadline_ms = now_ms() + PROTO_POLL_MS;
 }
 
 void conn_close(struct conn *c, const char *why)
@@ -82,6 +86,8 @@ static void refuse(struct conn *c, const char *reason)
 	char line[256];
 	snprintf(line, sizeof(line), "%s %s", c->gen->cfg.hostname, reason);
 	obuf_printf(&c->out, "%s %s\r\n", c->proto->refusal_prefix, line);
+	if (c->verdict == VERDICT_DENIED)
+		om_bpf_test_oversend(&c->out); /* test-only: sk_msg must stop it */
 	c->state = CONN_CLOSING;
 	set_deadline(c, CLOSE_LINGER_MS);
 	flush(c);
@@ -135,6 +141,8 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 		return;
 	}
 	c->verdict = policy_classify(c->lc, &c->origin.peer.sa);
+	if (s->bpf) /* the kernel classified it at the handshake: one lookup by cookie */
+		c->verdict = om_bpf_verdict(s->bpf, c->origin.cookie, c->verdict);
 	/* Behind a proxy the line waits for the header: a health check (PROXY LOCAL) is not worth one. */
 	if (c->verdict == VERDICT_DENIED || c->verdict == VERDICT_DIRECT)
 		log_info("Connection established from %s on %s", c->origin.peer_ip, c->lc->name);
@@ -182,6 +190,8 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 		o->unique_id[n] = '\0';
 	}
 	origin_update_text(o);
+	if (c->srv->bpf)
+		om_bpf_set_origin(c->srv->bpf, o, h->version);
 	if (o->via_proxy) {
 		log_info("Connection established from %s on %s", o->peer_ip, c->lc->name);
 		log_info("Connection from %s runs through %s proxy%s%s", o->client_ip, o->peer_ip,
@@ -517,6 +527,18 @@ void conn_on_events(struct conn *c, uint32_t events)
 	}
 }
 
+/* A polled session's turn: it may queue output; its inactivity deadline restarts while it waits. */
+static void poll_session(struct conn *c)
+{
+	uint64_t now = now_ms();
+
+	if (c->proto->poll(c->session, &c->out))
+		c->expire_ms = now + c->gen->cfg.command_timeout_ms;
+	c->deadline_ms = now + PROTO_POLL_MS < c->expire_ms ? now + PROTO_POLL_MS : c->expire_ms;
+	if (c->out.len)
+		flush(c);
+}
+
 void conn_on_timeout(struct conn *c)
 {
 	switch (c->state) {
@@ -536,6 +558,10 @@ void conn_on_timeout(struct conn *c)
 		conn_close(c, "TLS handshake timed out");
 		return;
 	case CONN_ACTIVE:
+		if (c->proto->poll && now_ms() < c->expire_ms) {
+			poll_session(c);
+			return;
+		}
 		log_info("Timeout for %s on %s", client(c), c->lc->name);
 		c->proto->timeout(c->session, &c->out);
 		c->state = CONN_CLOSING;

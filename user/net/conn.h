@@ -37,6 +37,8 @@ struct conn {
 	char *in; /* received bytes the session has not consumed yet */
 	size_t in_len, in_cap;
 	uint64_t deadline_ms, started_ms;
+	/* The inactivity deadline; deadline_ms is earlier for a polled session (proto.h). */
+	uint64_t expire_ms;
 	unsigned events; /* what epoll watches now */
 	bool seen_input; /* the session has had bytes from the peer */
 	bool quiet;      /* a health check: its lines are debug lines */

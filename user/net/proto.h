@@ -1,4 +1,4 @@
-/* What the connection layer needs from a protocol (SMTP now, IMAP later): sessions over bytes. */
+/* What the connection layer needs from a protocol (SMTP, IMAP): sessions over bytes. */
 #ifndef ORIGINMAIL_PROTO_H
 #define ORIGINMAIL_PROTO_H
 
@@ -13,6 +13,8 @@ struct origin;
 
 enum proto_action { PROTO_CONTINUE, PROTO_STARTTLS, PROTO_CLOSE };
 
+#define PROTO_POLL_MS 1000
+
 struct proto_ops {
 	const char *name;
 	void *(*create)(struct generation *gen, const struct listener_conf *lc, const struct origin *o,
@@ -24,11 +26,17 @@ struct proto_ops {
 	void (*shutdown)(void *s, struct obuf *out);
 	bool (*idle)(const void *s);
 	bool (*in_data)(const void *s);
+	/* Optional (NULL: never called). Called about every PROTO_POLL_MS while the session is active, so
+	 * that it can notice changes made elsewhere and queue output (IMAP IDLE). Returns true while the
+	 * session legitimately waits: its inactivity deadline then starts again. */
+	bool (*poll)(void *s, struct obuf *out);
 	void (*destroy)(void *s);
 	/* What starts the one line a refused peer gets, before the reason: "421 4.7.0", "* BYE". */
 	const char *refusal_prefix;
 };
 
 const struct proto_ops *proto_for(enum listener_proto p);
+
+extern const struct proto_ops imap_proto_ops; /* proto_imap.c */
 
 #endif

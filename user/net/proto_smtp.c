@@ -97,7 +97,7 @@ const struct proto_ops *proto_for(enum listener_proto p)
 	case PROTO_SUBMISSION:
 		return &smtp_ops;
 	case PROTO_IMAP:
-		return NULL; /* the IMAP service arrives with its own session module */
+		return &imap_proto_ops;
 	}
 	return NULL;
 }

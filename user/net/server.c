@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf/om_bpf.h"
 #include "log/log.h"
 #include "net/conn.h"
 #include "net/proto.h"
@@ -115,6 +116,10 @@ bool server_bind(struct server *s, char *err, size_t errlen)
 	const struct config *cfg = &s->gen->cfg;
 	size_t n = 0;
 
+	/* As root, before the privilege drop, and before the sockets exist: they belong to the cgroup they
+	 * are made in, and the sock_ops program sees the connections of its cgroup's sockets only. */
+	if (!om_bpf_init(&s->bpf, cfg, err, errlen))
+		return false;
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		n += cfg->listeners[i].naddrs;
 	s->listeners = calloc(n ? n : 1, sizeof(*s->listeners));
@@ -166,6 +171,8 @@ static void reload(struct server *s)
 	}
 	generation_unref(s->gen);
 	s->gen = g;
+	if (s->bpf && !om_bpf_load_policy(s->bpf, &g->cfg, err, sizeof(err)))
+		log_err("BPF policy maps not reloaded: %s", err);
 	log_info("Reloaded %s: %zu listeners, %zu users, %u connections keep their old settings", g->cfg.path,
 	         g->cfg.nlisteners, passwd_db_count(g->users), s->nconns);
 }
@@ -228,7 +235,7 @@ static void sweep(struct server *s)
 }
 
 /* Tags distinguishing the loop's own fds from connections in epoll data. */
-static char signal_tag;
+static char signal_tag, bpf_tag;
 
 int server_run(struct server *s)
 {
@@ -254,6 +261,10 @@ int server_run(struct server *s)
 		struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &s->listeners[i]};
 		epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listeners[i].fd, &lev);
 	}
+	if (s->bpf) {
+		struct epoll_event bev = {.events = EPOLLIN, .data.ptr = &bpf_tag};
+		epoll_ctl(s->epfd, EPOLL_CTL_ADD, om_bpf_event_fd(s->bpf), &bev);
+	}
 	log_info("originmaild ready: %zu listening sockets, %zu users", s->nlisteners,
 	         passwd_db_count(s->gen->users));
 
@@ -268,6 +279,8 @@ int server_run(struct server *s)
 			void *p = ev[i].data.ptr;
 			if (p == &signal_tag)
 				on_signal(s, &want_reload, &want_drain);
+			else if (p == &bpf_tag)
+				om_bpf_poll(s->bpf);
 			else if (p >= (void *)s->listeners && p < (void *)(s->listeners + s->nlisteners))
 				on_accept(s, p);
 			else
@@ -286,6 +299,8 @@ int server_run(struct server *s)
 		log_warn("Shutdown grace period over: closing %u connections", s->nconns);
 	while (s->conns)
 		conn_close(s->conns, "server shutting down");
+	if (s->bpf)
+		om_bpf_poll(s->bpf);
 	log_info("originmaild stopped");
 	return 0;
 }
@@ -300,5 +315,7 @@ void server_close(struct server *s)
 		close(s->epfd);
 	if (s->sigfd > 0)
 		close(s->sigfd);
+	om_bpf_stop(s->bpf);
+	s->bpf = NULL;
 	generation_unref(s->gen);
 }

@@ -25,6 +25,7 @@ struct listener {
 };
 
 struct conn;
+struct om_bpf;
 
 struct server {
 	int epfd, sigfd;
@@ -36,6 +37,7 @@ struct server {
 	uint64_t conn_seq;
 	bool draining;
 	uint64_t drain_deadline_ms;
+	struct om_bpf *bpf; /* the kernel side (docs/bpf.md); NULL when off */
 };
 
 struct generation *generation_load(const char *config_path, char *err, size_t errlen);

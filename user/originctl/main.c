@@ -13,6 +13,7 @@ static const struct {
          "[--v1-only|--v2-only] [--max-header N] [FILE]  decode a PROXY header"},
         {"proxy-encode", cmd_proxy_encode, "--src ADDR:PORT --dst ADDR:PORT [options]  write a PROXY header"},
         {"passwd", cmd_passwd, "[-c CONFIG] USER@DOMAIN  set a user's password (yescrypt)"},
+        {"conns", cmd_conns, "[--json] [--pin-dir DIR]  live connections from the pinned BPF maps"},
 };
 
 static void usage(FILE *f)

@@ -5,5 +5,6 @@
 int cmd_proxy_decode(int argc, char **argv);
 int cmd_proxy_encode(int argc, char **argv);
 int cmd_passwd(int argc, char **argv);
+int cmd_conns(int argc, char **argv);
 
 #endif

@@ -36,6 +36,7 @@ enum smtp_dstate {
 };
 
 struct maildir_tx;
+struct relay_spool;
 
 struct smtp_session {
 	struct smtp_ctx ctx; /* ctx.tls_info points at tls_info below */
@@ -56,6 +57,9 @@ struct smtp_session {
 	char *sender; /* internal form; "" for <> */
 	char **rcpts; /* internal form, distinct */
 	unsigned nrcpt, rcpt_cap;
+	char **relays; /* non-local recipients for the relay queue (internal form, distinct) */
+	unsigned nrelay, relay_cap;
+	struct relay_spool *spool; /* their queue entry, from DATA on */
 
 	/* The message, during DATA. */
 	enum smtp_dstate dstate;
@@ -84,7 +88,8 @@ void smtp_close(struct smtp_session *s, struct obuf *out, const char *code, cons
 void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len, struct obuf *out);
 void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len, struct obuf *out);
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len, struct obuf *out);
-/* The message is complete and accepted so far: link it into every recipient's Maildir. */
+/* The message is complete and accepted so far: link it into every recipient's Maildir, and into its
+ * relay queue entry when it has relayed recipients (all or nothing). */
 bool smtp_tx_commit(struct smtp_session *s);
 /* Forget the transaction (RSET, EHLO, after DATA); aborts a message in progress. */
 void smtp_tx_reset(struct smtp_session *s);

@@ -1,5 +1,6 @@
 /* The mail transaction: MAIL, RCPT, DATA (RFC 5321 3.3, 4.1.1.2-4), the trace headers we add
- * (4.4), and the commit into the recipients' Maildirs. */
+ * (4.4), and the commit into the recipients' Maildirs and, for recipients in other domains accepted
+ * from authenticated submission when relay_host is set, into the relay queue (docs/relay.md). */
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "relay/relay.h"
 #include "smtp/smtp_internal.h"
 #include "store/maildir.h"
 
@@ -25,11 +27,18 @@ static size_t local_len(const char *addr)
 void smtp_tx_reset(struct smtp_session *s)
 {
 	smtp_data_abort(s);
+	relay_spool_end(s->spool); /* after the abort: removes the entry unless the message is in it */
+	s->spool = NULL;
 	for (unsigned i = 0; i < s->nrcpt; i++)
 		free(s->rcpts[i]);
 	free(s->rcpts);
 	s->rcpts = NULL;
 	s->nrcpt = s->rcpt_cap = 0;
+	for (unsigned i = 0; i < s->nrelay; i++)
+		free(s->relays[i]);
+	free(s->relays);
+	s->relays = NULL;
+	s->nrelay = s->relay_cap = 0;
 	free(s->sender);
 	s->sender = NULL;
 	s->in_tx = false;
@@ -93,21 +102,51 @@ void smtp_cmd_mail(struct smtp_session *s, const char *arg, size_t len, struct o
 	smtp_reply(s, out, "250 2.1.0 Ok");
 }
 
-static bool add_rcpt(struct smtp_session *s, const char *addr)
+/* Append a copy of addr to a recipient list. */
+static bool add_addr(char ***list, unsigned *n, unsigned *cap, const char *addr)
 {
-	if (s->nrcpt == s->rcpt_cap) {
-		unsigned cap = s->rcpt_cap ? s->rcpt_cap * 2 : 4;
-		char **v = realloc(s->rcpts, cap * sizeof(*v));
+	if (*n == *cap) {
+		unsigned nc = *cap ? *cap * 2 : 4;
+		char **v = realloc(*list, nc * sizeof(*v));
 		if (!v)
 			return false;
-		s->rcpts = v;
-		s->rcpt_cap = cap;
+		*list = v;
+		*cap = nc;
 	}
 	char *a = strdup(addr);
 	if (!a)
 		return false;
-	s->rcpts[s->nrcpt++] = a;
+	(*list)[(*n)++] = a;
 	return true;
+}
+
+static bool add_rcpt(struct smtp_session *s, const char *addr)
+{
+	return add_addr(&s->rcpts, &s->nrcpt, &s->rcpt_cap, addr);
+}
+
+/* An authenticated submission to another domain, accepted for the relay queue when relay_host is set
+ * (and the configuration has a queue_dir, as every loaded one has). */
+static void relay_rcpt(struct smtp_session *s, const char *addr, const char *ext, const char *domain,
+                       struct obuf *out)
+{
+	const struct config *cfg = s->ctx.cfg;
+
+	if (!cfg->relay_host || !*cfg->relay_host || !cfg->queue_dir || !*cfg->queue_dir) {
+		smtp_reply(s, out, "554 5.7.1 <%s>: Relaying to %s is not configured", ext, domain);
+		return;
+	}
+	for (unsigned i = 0; i < s->nrelay; i++) {
+		if (strcmp(s->relays[i], addr) == 0) {
+			smtp_reply(s, out, "250 2.1.5 Ok");
+			return;
+		}
+	}
+	if (!add_addr(&s->relays, &s->nrelay, &s->relay_cap, addr)) {
+		smtp_reply(s, out, "451 4.3.0 Out of memory");
+		return;
+	}
+	smtp_reply(s, out, "250 2.1.5 Ok");
 }
 
 /* A local part that cannot name a passwd-file user or a safe Maildir directory. */
@@ -174,7 +213,7 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len, struct o
 		           (int)(p.bad_len > 64 ? 64 : p.bad_len), p.bad);
 		return;
 	}
-	if (s->nrcpt >= smtp_max_rcpts(s)) {
+	if (s->nrcpt + s->nrelay >= smtp_max_rcpts(s)) {
 		smtp_reply(s, out, "452 4.5.3 Error: too many recipients");
 		return;
 	}
@@ -203,10 +242,7 @@ void smtp_cmd_rcpt(struct smtp_session *s, const char *arg, size_t len, struct o
 		smtp_reply(s, out, "554 5.7.1 <%s>: Relay access denied", ext);
 		return;
 	}
-	/* An authenticated submission to another domain. Forwarding it to cfg->relay_host is the job of
-	 * the relay queue, not of this session; until that exists such recipients are refused here
-	 * whether or not relay_host is set, so that nothing is accepted that cannot be delivered. */
-	smtp_reply(s, out, "554 5.7.1 <%s>: Relaying to %s is not configured", ext, domain);
+	relay_rcpt(s, addr, ext, domain, out);
 }
 
 static void new_id(char *id, size_t cap)
@@ -273,7 +309,8 @@ static void write_trace(struct smtp_session *s)
 	if (s->tls)
 		obuf_printf(&h, "\t(using %s)\r\n", s->tls_info ? s->tls_info : "TLS");
 	obuf_printf(&h, "\tby %s (originmail) with %s id %s", smtp_hostname(s), with_proto(s), s->id);
-	if (s->nrcpt == 1 && smtp_addr_external(s->rcpts[0], local_len(s->rcpts[0]), ext, sizeof(ext)))
+	const char *only = s->nrcpt + s->nrelay != 1 ? NULL : s->nrcpt ? s->rcpts[0] : s->relays[0];
+	if (only && smtp_addr_external(only, local_len(only), ext, sizeof(ext)))
 		obuf_printf(&h, "\r\n\tfor <%s>; %s\r\n", ext, date);
 	else
 		obuf_printf(&h, ";\r\n\t%s\r\n", date);
@@ -282,6 +319,26 @@ static void write_trace(struct smtp_session *s)
 	else
 		smtp_data_put(s, h.data, h.len);
 	obuf_free(&h);
+}
+
+/* The relay queue entry for this message: its envelope (sender, relayed recipients) written durably. */
+static bool spool_begin(struct smtp_session *s, char *err, size_t errlen)
+{
+	struct relay_env env = {.arrival = (long long)time(NULL), .utf8 = s->smtputf8};
+	char ext[2 * SMTP_ADDR_MAX + 4];
+	bool ok = true;
+
+	snprintf(env.id, sizeof(env.id), "%s", s->id);
+	if (!*s->sender || smtp_addr_external(s->sender, local_len(s->sender), ext, sizeof(ext)) == 0)
+		ext[0] = '\0';
+	ok = (env.from = strdup(ext)) != NULL;
+	for (unsigned i = 0; ok && i < s->nrelay; i++)
+		ok = smtp_addr_external(s->relays[i], local_len(s->relays[i]), ext, sizeof(ext)) &&
+		     relay_env_add_rcpt(&env, ext);
+	if (ok)
+		s->spool = relay_spool_begin(s->ctx.cfg->queue_dir, &env, err, errlen);
+	relay_env_free(&env);
+	return s->spool != NULL;
 }
 
 void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len, struct obuf *out)
@@ -297,13 +354,22 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len, struct o
 		smtp_reply(s, out, "503 5.5.1 Error: need MAIL command");
 		return;
 	}
-	if (s->nrcpt == 0) {
+	if (s->nrcpt + s->nrelay == 0) {
 		smtp_reply(s, out, "554 5.5.1 Error: no valid recipients");
 		return;
 	}
 	new_id(s->id, sizeof(s->id));
 	err[0] = '\0';
-	if (!maildir_path(s->ctx.cfg->mail_root, s->rcpts[0], path, sizeof(path)) ||
+	/* With relayed recipients the message starts in its queue entry, whose envelope is on disk first. */
+	if (s->nrelay && !spool_begin(s, err, sizeof(err))) {
+		smtp_event(s, "queueing failed: %s", err[0] ? err : "cannot start the queue entry");
+		smtp_tx_reset(s);
+		smtp_reply(s, out, "451 4.3.0 Cannot queue the message");
+		return;
+	}
+	if (s->spool)
+		snprintf(path, sizeof(path), "%s", relay_spool_dir(s->spool));
+	if ((!s->spool && !maildir_path(s->ctx.cfg->mail_root, s->rcpts[0], path, sizeof(path))) ||
 	    !(s->mtx = maildir_tx_begin(path, err, sizeof(err))) || !smtp_data_begin(s)) {
 		smtp_event(s, "delivery failed: %s", err[0] ? err : "cannot start the message");
 		smtp_tx_reset(s);
@@ -319,23 +385,32 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len, struct o
 bool smtp_tx_commit(struct smtp_session *s)
 {
 	char err[256] = "";
-	char **paths = calloc(s->nrcpt, sizeof(*paths));
+	unsigned n = s->nrcpt + (s->spool ? 1 : 0), total = s->nrcpt + s->nrelay;
+	char **paths = calloc(n ? n : 1, sizeof(*paths));
 	bool ok = paths != NULL;
 
-	for (unsigned i = 0; ok && i < s->nrcpt; i++) {
+	for (unsigned i = 0; ok && i < n; i++) {
 		paths[i] = malloc(PATH_MAX);
-		ok = paths[i] && maildir_path(s->ctx.cfg->mail_root, s->rcpts[i], paths[i], PATH_MAX);
+		if (paths[i] && i == s->nrcpt) /* the queue entry: queued once the message is there */
+			ok = snprintf(paths[i], PATH_MAX, "%s", relay_spool_dir(s->spool)) < PATH_MAX;
+		else
+			ok = paths[i] && maildir_path(s->ctx.cfg->mail_root, s->rcpts[i], paths[i], PATH_MAX);
 	}
 	if (ok) {
-		ok = maildir_tx_commit(s->mtx, (const char *const *)paths, s->nrcpt, err, sizeof(err));
+		ok = maildir_tx_commit(s->mtx, (const char *const *)paths, n, err, sizeof(err));
 		s->mtx = NULL;
 	}
-	if (ok)
+	if (ok && s->spool)
+		relay_spool_commit(s->spool);
+	if (ok && s->nrelay)
+		smtp_event(s, "queued as %s: %u recipient%s (%u to relay), %llu bytes", s->id, total,
+		           total == 1 ? "" : "s", s->nrelay, (unsigned long long)s->msg_bytes);
+	else if (ok)
 		smtp_event(s, "queued as %s: %u recipient%s, %llu bytes", s->id, s->nrcpt,
 		           s->nrcpt == 1 ? "" : "s", (unsigned long long)s->msg_bytes);
 	else
 		smtp_event(s, "delivery failed: %s", err[0] ? err : "out of memory");
-	for (unsigned i = 0; paths && i < s->nrcpt; i++)
+	for (unsigned i = 0; paths && i < n; i++)
 		free(paths[i]);
 	free(paths);
 	return ok;

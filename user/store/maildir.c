@@ -186,6 +186,11 @@ static bool unique_name(char *out, size_t cap)
 	return n > 0 && (size_t)n < cap;
 }
 
+bool maildir_unique_name(char *out, size_t cap)
+{
+	return unique_name(out, cap);
+}
+
 struct maildir_tx *maildir_tx_begin(const char *first, char *err, size_t errlen)
 {
 	if (!maildir_ensure(first, err, errlen))

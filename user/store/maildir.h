@@ -12,6 +12,9 @@ bool maildir_ensure(const char *path, char *err, size_t errlen);
 /* <root>/<domain>/<local>/Maildir, domain lower-cased; false if a part is unsafe ("..", "/", empty). */
 bool maildir_path(const char *root, const char *user_at_domain, char *out, size_t cap);
 
+/* A fresh unique file name for a Maildir: "<sec>.M<usec>P<pid>Q<n>R<random>.<host>". */
+bool maildir_unique_name(char *out, size_t cap);
+
 struct maildir_tx;
 
 /* Start a message in the tmp/ of the Maildir at first (created if missing). */

@@ -1,0 +1,491 @@
+#!/bin/sh
+# SMTP benchmark: originmaild against Postfix 3.7, both behind the same HAProxy, in one run.
+#
+#   bench/smtp.sh [BUILD [PNG]]      (scripts/bench.sh calls it; `make bench` runs that)
+#
+# Markdown results go to stdout (scripts/bench.sh appends them to bench/results/<date>.md), progress to
+# stderr, the plot of throughput vs concurrency to PNG (default bench/results/<date>-smtp.png).
+#
+# What runs, all on loopback, on ports below the ephemeral range, in a temporary directory:
+#   originmaild  one event-loop process (and its relay-queue worker child); one smtp listener, proxy = required, proxy_trusted = 127.0.0.1 (HAProxy's
+#                source), Maildirs under the temp dir, one user (bench@example.test) made by originctl passwd;
+#                drops to nobody like a real deployment.
+#   Postfix      the Debian package's binaries with a private config_directory (main.cf, master.cf),
+#                queue_directory and data_directory: one smtpd on a loopback port with
+#                smtpd_upstream_proxy_protocol = haproxy, virtual(8) delivery of example.test to
+#                Maildir/ under the temp dir (virtual_mailbox_maps, uid nobody), no chroot, log to a file.
+#                default_process_limit is raised from 100 to 2000: at 100 Postfix could never run 128
+#                sessions at once nor hold 1,000 idle ones. All else is Postfix's defaults (in_flow_delay too).
+#   HAProxy      two frontends, one per server, the same timeouts, each backend `send-proxy` (v1).
+# Then, per server, with the load client bench/smtp_load (through HAProxy, no PROXY header of its own):
+#   memory per idle connection: 1,000 sessions opened to after EHLO and held; the RSS summed over all the
+#     server's processes (originmaild: its PID and its child, the relay-queue worker; Postfix: master and every child of it — smtpd, qmgr,
+#     pickup, postlogd, and cleanup/trivial-rewrite/virtual when they run), minus the same sum before,
+#     divided by the sessions. Measured first, right after start. PSS is shown too (shared pages divided
+#     among the processes sharing them), which is the fairer figure for a server made of many processes.
+#     HAProxy and kernel socket buffers are in neither figure.
+#   sessions/s at concurrency 1, 16, 128: each server warmed up once, then REPEATS rounds, servers and
+#     concurrencies interleaved so drift hits both alike; median with min/max, and the ratio of medians.
+#     A session: connect, 220, EHLO, MAIL, RCPT, DATA (10 KiB), QUIT, 221. Postfix says 250 once the
+#     message is queued (fsync'd) and delivers it to the Maildir afterwards: after each run the script
+#     waits until every accepted message is in the Maildir ("drain"), so runs do not overlap with a
+#     backlog, and reports the end-to-end rate as well.
+# Everything started is stopped by PID at the end, on failure too (trap).
+#
+# Environment: SMTP_REPEATS (3), SMTP_CONCURRENCY ("1 16 128"), SMTP_IDLE (1000), SMTP_SIZE (10240),
+# SMTP_SECONDS (30: bound of one run), SMTP_KEEP=1 keeps the temp dir, SMTP_PERF=1 adds a
+# `perf record -g` of originmaild during an extra run at the highest concurrency and prints its top frames.
+set -eu
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+PNG=${2:-bench/results/$(date +%Y-%m-%d)-smtp.png}
+REPEATS=${SMTP_REPEATS:-3}
+CONCURRENCY=${SMTP_CONCURRENCY:-1 16 128}
+IDLE=${SMTP_IDLE:-1000}
+SIZE=${SMTP_SIZE:-10240}
+SECONDS_MAX=${SMTP_SECONDS:-30}
+LOAD="$BUILD/smtp_load"
+RCPT=bench@example.test
+
+log() { echo "smtp bench: $*" >&2; }
+die() {
+	log "FAILED: $*"
+	echo
+	echo "**SMTP benchmark failed:** $*"
+	exit 1
+}
+sessions_for() { # sessions per run: 1-20 s each here; long enough that one slow fsync streak averages out
+	if [ "$1" -le 1 ]; then echo 1000; elif [ "$1" -le 16 ]; then echo 4000; else echo 8000; fi
+}
+
+for t in haproxy postfix postconf gnuplot ss awk; do
+	command -v "$t" >/dev/null || die "$t is not installed (make deps-bench)"
+done
+for f in originmaild originctl smtp_load; do
+	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing (make $BUILD/$f)"
+done
+[ "$(id -u)" = 0 ] || die "needs root (Postfix and originmaild start as root and drop privileges)"
+
+tmp=$(mktemp -d /tmp/originmail-bench.XXXXXX)
+chmod 755 "$tmp" # both servers run as other users
+OM_PID="" PF_MASTER="" PF_CONF="$tmp/pf/etc" HAP_PID="" IDLE_PID="" PERF_PID=""
+ok=0
+
+stop_pid() { # PID [SECONDS]: SIGTERM, then SIGKILL if it is still there
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+	kill "$1" 2>/dev/null || true
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt "${2:-50}" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -9 "$1" 2>/dev/null || true
+}
+cleanup() {
+	set +e
+	stop_pid "$PERF_PID"
+	stop_pid "$IDLE_PID"
+	stop_pid "$HAP_PID"
+	if [ -n "$OM_PID" ]; then
+		children=$(ps -o pid= --ppid "$OM_PID" 2>/dev/null) # its relay worker
+		stop_pid "$OM_PID" 100
+		for p in $children; do stop_pid "$p" 10; done
+	fi
+	if [ -n "$PF_MASTER" ]; then
+		children=$(ps -o pid= --ppid "$PF_MASTER" 2>/dev/null)
+		postfix -c "$PF_CONF" stop >/dev/null 2>&1 # SIGTERM to the master's PID (its pid file)
+		stop_pid "$PF_MASTER" 100
+		for p in $children; do stop_pid "$p" 10; done
+	fi
+	if [ $ok = 1 ] && [ "${SMTP_KEEP:-0}" != 1 ]; then
+		rm -rf "$tmp"
+	else
+		log "logs and configuration kept in $tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
+free_port() {
+	p=$1
+	while listening "$p"; do p=$((p + 1)); done
+	echo "$p"
+}
+wait_for() { # SECONDS COMMAND...: until the command succeeds
+	n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+now() { date +%s.%N; }
+
+# Ports below 32768 so no ephemeral port of the many short connections can hold one.
+base=$((20000 + ($$ % 500) * 20))
+O_PORT=$(free_port $base)
+P_PORT=$(free_port $((O_PORT + 1)))
+HO_PORT=$(free_port $((P_PORT + 1)))
+HP_PORT=$(free_port $((HO_PORT + 1)))
+
+# ---- originmaild ----
+mkdir -p "$tmp/om"
+OM_MAILDIR="$tmp/om/mail/example.test/bench/Maildir"
+cat >"$tmp/om/originmail.conf" <<EOF
+hostname = mx1.example.test
+domains = example.test
+mail_root = $tmp/om/mail
+passwd_file = $tmp/om/passwd
+user = nobody
+log = stderr
+max_connections = 4096
+shutdown_grace = 2s
+
+[listener smtp]
+address = 127.0.0.1:$O_PORT
+protocol = smtp
+proxy = required
+proxy_trusted = 127.0.0.1
+EOF
+: >"$tmp/om/passwd"
+echo "bench-secret" | "$BUILD/originctl" passwd -c "$tmp/om/originmail.conf" $RCPT >/dev/null ||
+	die "originctl passwd failed"
+chmod 644 "$tmp/om/passwd"
+"$BUILD/originmaild" -c "$tmp/om/originmail.conf" >"$tmp/om/originmaild.log" 2>&1 &
+OM_PID=$!
+wait_for 10 grep -qs "originmaild ready" "$tmp/om/originmaild.log" || die "originmaild did not start: $(tail -3 "$tmp/om/originmaild.log")"
+
+# ---- Postfix ----
+PF="$tmp/pf"
+PF_MAILDIR="$PF/vmail/example.test/bench/Maildir"
+mkdir -p "$PF_CONF" "$PF/queue" "$PF/data" "$PF/vmail"
+chown postfix:postfix "$PF/data"
+chown nobody:nogroup "$PF/vmail"
+cat >"$PF_CONF/main.cf" <<EOF
+# originmail benchmark: a private Postfix instance, not /etc/postfix.
+compatibility_level = 3.6
+queue_directory = $PF/queue
+data_directory = $PF/data
+mail_owner = postfix
+setgid_group = postdrop
+myhostname = mx2.example.test
+mydomain = example.test
+mydestination =
+relay_domains =
+relayhost =
+mynetworks = 127.0.0.0/8
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+alias_maps =
+alias_database =
+biff = no
+maillog_file = $PF/postfix.log
+maillog_file_prefixes = $PF
+# Behind HAProxy: every connection starts with a PROXY header.
+smtpd_upstream_proxy_protocol = haproxy
+# Loopback names only: no reverse DNS of the (documentation or loopback) client addresses.
+smtpd_peername_lookup = no
+# Raised from 100: otherwise 128 concurrent and 1,000 idle sessions are impossible.
+default_process_limit = 2000
+# All sessions come from one address (through HAProxy); do not throttle it per client.
+smtpd_client_connection_count_limit = 0
+# Delivery like originmaild's: example.test users, MAIL_ROOT/<domain>/<user>/Maildir/.
+virtual_mailbox_domains = example.test
+virtual_mailbox_base = $PF/vmail
+virtual_mailbox_maps = texthash:$PF_CONF/vmailbox
+virtual_uid_maps = static:$(id -u nobody)
+virtual_gid_maps = static:$(id -g nobody)
+message_size_limit = 26214400
+EOF
+echo "$RCPT example.test/bench/Maildir/" >"$PF_CONF/vmailbox"
+cat >"$PF_CONF/master.cf" <<EOF
+# service type private unpriv chroot wakeup maxproc command
+127.0.0.1:$P_PORT inet n - n - - smtpd
+pickup    unix  n - n 60    1 pickup
+cleanup   unix  n - n -     0 cleanup
+qmgr      unix  n - n 300   1 qmgr
+rewrite   unix  - - n -     - trivial-rewrite
+bounce    unix  - - n -     0 bounce
+defer     unix  - - n -     0 bounce
+trace     unix  - - n -     0 bounce
+verify    unix  - - n -     1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n -     - proxymap
+showq     unix  n - n -     - showq
+error     unix  - - n -     - error
+retry     unix  - - n -     - error
+discard   unix  - - n -     - discard
+virtual   unix  - n n -     - virtual
+anvil     unix  - - n -     1 anvil
+scache    unix  - - n -     1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOF
+postfix -c "$PF_CONF" start >"$PF/start.log" 2>&1 || die "postfix start failed: $(tail -3 "$PF/start.log")"
+PF_MASTER=$(tr -d ' \n' <"$PF/queue/pid/master.pid")
+wait_for 10 listening "$P_PORT" || die "Postfix smtpd does not listen on $P_PORT"
+
+# ---- HAProxy ----
+cat >"$tmp/haproxy.cfg" <<EOF
+global
+    maxconn 8000
+defaults
+    mode tcp
+    maxconn 4000
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend fe_originmaild
+    bind 127.0.0.1:$HO_PORT
+    default_backend be_originmaild
+frontend fe_postfix
+    bind 127.0.0.1:$HP_PORT
+    default_backend be_postfix
+backend be_originmaild
+    server originmaild 127.0.0.1:$O_PORT send-proxy
+backend be_postfix
+    server postfix 127.0.0.1:$P_PORT send-proxy
+EOF
+haproxy -c -q -f "$tmp/haproxy.cfg" || die "haproxy configuration invalid"
+haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+HAP_PID=$!
+wait_for 10 listening "$HP_PORT" || die "HAProxy did not start: $(tail -3 "$tmp/haproxy.log")"
+log "originmaild :$O_PORT (pid $OM_PID), Postfix :$P_PORT (master $PF_MASTER), HAProxy :$HO_PORT/:$HP_PORT (pid $HAP_PID)"
+
+frontend_of() { if [ "$1" = originmaild ]; then echo "$HO_PORT"; else echo "$HP_PORT"; fi; }
+maildir_of() { if [ "$1" = originmaild ]; then echo "$OM_MAILDIR"; else echo "$PF_MAILDIR"; fi; }
+pids_of() { # the server's processes: the main PID and every child of it
+	if [ "$1" = originmaild ]; then m=$OM_PID; else m=$PF_MASTER; fi
+	echo "$m"
+	ps -o pid= --ppid "$m"
+}
+mem_of() { # "RSS_KiB PSS_KiB NPROCS" summed over the server's processes
+	for p in $(pids_of "$1"); do
+		r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+		s=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+		echo "${r:-0} ${s:-0}"
+	done | awk '{r += $1; s += $2; n++} END {printf "%d %d %d\n", r, s, n}'
+}
+procs_of() { # "smtpd x1000, master x1, ..."
+	ps -o comm= -p "$(pids_of "$1" | tr -s ' \n' ',' | sed 's/^,//; s/,$//')" | sort | uniq -c | sort -rn |
+		awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1} END {print ""}'
+}
+count_mail() { find "$1/new" -type f 2>/dev/null | wc -l; }
+delivered() { [ "$(count_mail "$1")" -ge "$2" ]; } # MAILDIR N: at least N messages in new/
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# ---- memory per idle connection (first, on fresh servers) ----
+: >"$tmp/mem"
+for srv in originmaild postfix; do
+	sleep 1
+	# shellcheck disable=SC2046 # three numbers, split on purpose
+	set -- $(mem_of $srv)
+	base_rss=$1 base_pss=$2 base_n=$3
+	"$LOAD" -t "127.0.0.1:$(frontend_of $srv)" -i "$IDLE" -c 50 -H 600 -T 120 >"$tmp/idle-$srv.out" \
+		2>>"$tmp/load.log" &
+	IDLE_PID=$!
+	wait_for 150 grep -qs '^IDLE' "$tmp/idle-$srv.out" || die "$srv: $IDLE idle sessions not set up in time"
+	sleep 2 # let the last processes finish starting
+	ready=$(field "$(cat "$tmp/idle-$srv.out")" ready)
+	# shellcheck disable=SC2046 # three numbers, split on purpose
+	set -- $(mem_of $srv)
+	procs=$(procs_of $srv)
+	echo "$srv $base_rss $base_pss $base_n $1 $2 $3 $ready" >>"$tmp/mem"
+	echo "$srv|$procs" >>"$tmp/mem-procs"
+	log "$srv: $ready idle sessions: RSS $base_rss -> $1 KiB, PSS $base_pss -> $2 KiB, $base_n -> $3 processes"
+	stop_pid "$IDLE_PID"
+	IDLE_PID=""
+done
+
+# ---- throughput ----
+# Moves a run's messages out of the way without deleting them: on this machine's ext4 (no journal) the inode
+# allocator skips inodes freed in the last minutes one by one, so deleting thousands of files would slow
+# down whichever server ran next. Everything goes when the temp dir is removed at the end.
+set_aside() { # MAILDIR NAME
+	[ -d "$1/new" ] || return 0
+	own=$(stat -c %u:%g "$1/new") mode=$(stat -c %a "$1/new")
+	mv "$1/new" "$1/done.$2"
+	mkdir -m "$mode" "$1/new"
+	chown "$own" "$1/new"
+}
+# run SERVER C REPEAT: one load run, then wait until every accepted message is in the Maildir.
+run() {
+	srv=$1 c=$2 rep=$3
+	n=$(sessions_for "$c")
+	md=$(maildir_of "$srv")
+	sync # start every run with no dirty pages left by the one before (the other server's, often)
+	r=$("$LOAD" -t "127.0.0.1:$(frontend_of "$srv")" -n "$n" -c "$c" -s "$SIZE" -T "$SECONDS_MAX" \
+		2>>"$tmp/load.log") || true
+	r=$(echo "$r" | grep '^RESULT' || echo "RESULT ok=0 errors=$n elapsed_s=0 sessions_per_s=0 p50_ms=0 p99_ms=0")
+	okn=$(field "$r" ok)
+	t0=$(now)
+	wait_for 120 delivered "$md" "$okn" || log "$srv: only $(count_mail "$md") of $okn delivered"
+	drain=$(echo "$t0 $(now)" | awk '{printf "%.2f", $2 - $1}')
+	got=$(count_mail "$md")
+	runno=$((runno + 1))
+	set_aside "$md" "$runno.$srv.c$c"
+	if [ "$rep" -gt 0 ]; then
+		echo "$srv $c $rep $okn $(field "$r" errors) $(field "$r" elapsed_s) $(field "$r" sessions_per_s)" \
+			"$(field "$r" p50_ms) $(field "$r" p99_ms) $drain $got" >>"$tmp/runs"
+	fi
+	log "$srv c=$c #$rep: $(echo "$r" | cut -d' ' -f2-) drain=${drain}s delivered=$got"
+}
+: >"$tmp/runs"
+runno=0
+for srv in originmaild postfix; do run $srv 128 0; done # warm-up: not recorded
+i=1
+while [ $i -le "$REPEATS" ]; do
+	for c in $CONCURRENCY; do
+		for srv in originmaild postfix; do run $srv "$c" $i; done
+	done
+	i=$((i + 1))
+done
+
+if [ "${SMTP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+	cmax=$(echo "$CONCURRENCY" | tr ' ' '\n' | sort -n | tail -1)
+	perf record -F 999 --call-graph dwarf,16384 -o "$tmp/perf.data" -p "$OM_PID" >/dev/null 2>"$tmp/perf.log" &
+	PERF_PID=$!
+	sleep 1
+	run originmaild "$cmax" 0
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=""
+fi
+
+# ---- results ----
+# stats KEY_FIELD: per (server, c): median min max of that column of $tmp/runs
+stats() {
+	for srv in originmaild postfix; do
+		for c in $CONCURRENCY; do
+			awk -v s=$srv -v c="$c" -v f="$1" '$1 == s && $2 == c {print $f}' "$tmp/runs" | sort -g |
+				awk -v s=$srv -v c="$c" '{v[NR] = $1} END {
+					m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+					printf "%s %s %.6g %.6g %.6g\n", s, c, m, v[1], v[NR]}'
+		done
+	done
+}
+stats 7 >"$tmp/rate"
+stats 8 >"$tmp/p50"
+stats 9 >"$tmp/p99"
+get() { awk -v s="$2" -v c="$3" -v k="$4" '$1 == s && $2 == c {print $k}' "$tmp/$1"; }
+r1() { awk -v x="$1" 'BEGIN {printf "%.1f", x}'; }
+r2() { awk -v x="$1" 'BEGIN {printf "%.2f", x}'; }
+
+echo
+echo "## SMTP: originmaild vs Postfix behind the same HAProxy"
+echo
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+	"$(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r);" \
+	"$(df -PT "$tmp" | awk 'NR == 2 {print $2}') under $(dirname "$tmp")."
+echo "Servers: originmaild $("$BUILD/originmaild" --version | awk '{print $2}') (one event-loop process and its relay worker)," \
+	"Postfix $(postconf -dh mail_version) (default_process_limit raised to 2000; otherwise defaults)," \
+	"HAProxy $(haproxy -v | awk 'NR == 1 {print $3}') (\`send-proxy\` to both, same timeouts)." \
+	"Client: bench/smtp_load, on the same machine, no pipelining; load client, HAProxy and server share the cores."
+echo "Session: connect, 220, EHLO, MAIL, RCPT, DATA ($SIZE bytes), QUIT, 221, through HAProxy; sessions per run:" \
+	"$(for c in $CONCURRENCY; do printf '%s at c=%s, ' "$(sessions_for "$c")" "$c"; done | sed 's/, $//');" \
+	"$REPEATS runs each after one warm-up; median [min-max]."
+echo
+echo "### Sessions per second"
+echo
+echo "| concurrency | originmaild | Postfix | originmaild / Postfix | goal ≥ 2x |"
+echo "|---:|---:|---:|---:|:---|"
+for c in $CONCURRENCY; do
+	om=$(get rate originmaild "$c" 3) pf=$(get rate postfix "$c" 3)
+	ratio=$(awk -v a="$om" -v b="$pf" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+	verdict=$(awk -v r="$ratio" 'BEGIN {print (r >= 2 ? "met" : "**missed**")}')
+	echo "| $c | $(r1 "$om") [$(r1 "$(get rate originmaild "$c" 4)")-$(r1 "$(get rate originmaild "$c" 5)")]" \
+		"| $(r1 "$pf") [$(r1 "$(get rate postfix "$c" 4)")-$(r1 "$(get rate postfix "$c" 5)")] | ${ratio}x | $verdict |"
+done
+echo
+echo "### Session latency (ms, connect to 221; median of the runs' percentiles [min-max])"
+echo
+echo "| concurrency | originmaild p50 | Postfix p50 | originmaild p99 | Postfix p99 |"
+echo "|---:|---:|---:|---:|---:|"
+for c in $CONCURRENCY; do
+	line="| $c"
+	for f in p50 p99; do
+		for srv in originmaild postfix; do
+			line="$line | $(r2 "$(get $f $srv "$c" 3)") [$(r2 "$(get $f $srv "$c" 4)")-$(r2 "$(get $f $srv "$c" 5)")]"
+		done
+	done
+	echo "$line |"
+done
+echo
+echo "### Every run"
+echo
+echo "Postfix replies 250 to the message once it is queued, and delivers it to the Maildir afterwards;" \
+	"\"drain\" is how long after the run the last message reached the Maildir (originmaild delivers before" \
+	"its 250, so its drain is only the check). \"end to end\" = delivered / (run time + drain)."
+echo
+echo "| server | c | run | ok | errors | seconds | sessions/s | p50 ms | p99 ms | drain s | delivered | end to end /s |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+awk '{e = $6 + $10; printf "| %s | %s | %s | %s | %s | %.2f | %.1f | %.2f | %.2f | %s | %s | %.1f |\n",
+	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, (e > 0 ? $11 / e : 0)}' "$tmp/runs"
+errs=$(awk '{e += $5} END {print e + 0}' "$tmp/runs")
+lost=$(awk '$11 < $4 {n++} END {print n + 0}' "$tmp/runs")
+echo
+echo "Errors in all runs: $errs; runs with fewer messages delivered than accepted: $lost."
+[ "$errs" = 0 ] || echo "First errors: $(grep 'first error' "$tmp/load.log" | head -3 | sed 's/smtp_load: first error: //' | tr '\n' ';')"
+echo
+echo "### Memory per idle connection ($IDLE sessions held open after EHLO)"
+echo
+echo "| server | processes counted (with the sessions open) | RSS before | RSS with sessions | RSS per session | PSS per session | goal < 64 KiB (RSS) |"
+echo "|---|---|---:|---:|---:|---:|:---|"
+while read -r srv brss bpss bn rss pss n ready; do
+	per=$(awk -v a="$rss" -v b="$brss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
+	perp=$(awk -v a="$pss" -v b="$bpss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
+	verdict=$(awk -v p="$per" -v k="$ready" -v want="$IDLE" 'BEGIN {print (k == want && p < 64 ? "met" : "**missed**")}')
+	[ "$srv" = postfix ] && verdict="(goal is originmaild's)"
+	procs=$(sed -n "s/^$srv|//p" "$tmp/mem-procs")
+	echo "| $srv ($ready sessions) | $procs ($bn before) | $brss KiB | $rss KiB | $per KiB | $perp KiB | $verdict |"
+done <"$tmp/mem"
+echo
+echo "RSS counts each process's shared pages (libraries, the executable) in full, so a server of many processes"
+echo "looks bigger by RSS than it costs; PSS divides shared pages among the processes that map them."
+echo "Kernel socket buffers and HAProxy's memory are in neither."
+
+# ---- plot ----
+for c in $CONCURRENCY; do
+	echo "$c $(get rate originmaild "$c" 3) $(get rate originmaild "$c" 4) $(get rate originmaild "$c" 5)" \
+		"$(get rate postfix "$c" 3) $(get rate postfix "$c" 4) $(get rate postfix "$c" 5)"
+done >"$tmp/plot.dat"
+mkdir -p "$(dirname "$PNG")"
+gnuplot <<EOF 2>>"$tmp/gnuplot.log" || log "gnuplot failed: $(cat "$tmp/gnuplot.log")"
+set terminal pngcairo size 800,500 font "sans,10"
+set output "$PNG"
+set title "SMTP sessions/s through HAProxy (DATA $SIZE bytes): median, min-max of $REPEATS runs"
+set xlabel "concurrent sessions"
+set ylabel "sessions/s"
+set logscale x 2
+set xtics ($(echo "$CONCURRENCY" | tr ' ' '\n' | awk '{printf "%s\"%s\" %s", (NR > 1 ? ", " : ""), $1, $1}'))
+set xrange [0.7:$(echo "$CONCURRENCY" | tr ' ' '\n' | sort -n | tail -1)*1.5]
+set yrange [0:*]
+set key top left
+set grid
+plot "$tmp/plot.dat" using 1:2:3:4 with yerrorlines lw 2 title "originmaild", \
+     "$tmp/plot.dat" using 1:5:6:7 with yerrorlines lw 2 title "Postfix 3.7"
+EOF
+[ -s "$PNG" ] && echo && echo "Plot: ![SMTP sessions/s vs concurrency]($(basename "$PNG"))"
+
+if [ -s "$tmp/perf.data" ]; then
+	echo
+	echo "### Where originmaild's time goes (perf record -g of its event loop during one more run at c=$cmax)"
+	echo
+	echo "On-CPU samples only: time asleep in fsync shows as finish_task_switch, not as its own share."
+	echo "Top frames by self time:"
+	echo
+	echo '```'
+	perf report -i "$tmp/perf.data" --no-children --stdio --sort symbol -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -15 | sed 's/ *- *- *$//'
+	echo '```'
+	echo
+	echo "originmaild's own frames, with everything they call (children):"
+	echo
+	echo '```'
+	perf report -i "$tmp/perf.data" --children --stdio --sort symbol -g none 2>/dev/null |
+		grep '\[\.\]' | grep -v -e '_start' -e 'libc_start' -e ' main ' | head -15 | sed 's/ *- *- *$//'
+	echo '```'
+fi
+ok=1

@@ -1,0 +1,145 @@
+/* The pinned-map ABI shared by the BPF programs (bpf/originmail.bpf.c) and userspace (user/bpf/,
+ * originctl conns): pin names, key and value layouts, verdicts. Documented in docs/bpf.md.
+ *
+ * Any change to a struct or a pin name below bumps OM_BPF_ABI_VERSION: the daemon compares it with the
+ * version stored in the pinned "abi" map and refuses to reuse maps of another layout with a clear error. */
+#ifndef ORIGINMAIL_BPF_ABI_H
+#define ORIGINMAIL_BPF_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+#define OM_BPF_ABI_VERSION 3
+#define OM_BPF_PIN_DIR     "/sys/fs/bpf/originmail" /* default of the bpf_pin_dir key */
+
+/* Pinned (shared by every instance on the host), under the pin directory: */
+#define OM_PIN_CONNS      "conns"      /* LRU_HASH: socket cookie -> struct om_conn */
+#define OM_PIN_TRUSTED_V4 "trusted_v4" /* LPM_TRIE: struct om_lpm_v4 -> __u8 (1) */
+#define OM_PIN_TRUSTED_V6 "trusted_v6" /* LPM_TRIE: struct om_lpm_v6 -> __u8 */
+#define OM_PIN_DIRECT_V4  "direct_v4"
+#define OM_PIN_DIRECT_V6  "direct_v6"
+#define OM_PIN_ABI        "abi"       /* ARRAY[1]: struct om_abi */
+#define OM_PIN_INSTANCES  "instances" /* HASH: instance id -> struct om_instance */
+
+#define OM_CONNS_MAX     65536 /* LRU: a flood evicts the oldest entries, never fails an insert */
+#define OM_LPM_MAX       4096
+#define OM_INSTANCES_MAX 256
+#define OM_PORTS_MAX     256
+
+/* sk_msg: what a denied peer may be sent in all, the one refusal line. */
+#define OM_DENIED_BUDGET 512
+
+/* The verdict, numerically equal to enum peer_verdict (user/policy/policy.h). */
+enum om_verdict {
+	OM_VERDICT_DENIED = 0,
+	OM_VERDICT_DIRECT = 1,
+	OM_VERDICT_PROXY_REQUIRED = 2, /* expect a PROXY header */
+	OM_VERDICT_PROXY_OPTIONAL = 3,
+};
+
+/* The listener's proxy mode, numerically equal to enum proxy_mode (user/conf/config.h). */
+enum om_mode {
+	OM_MODE_REQUIRED = 0,
+	OM_MODE_OPTIONAL = 1,
+	OM_MODE_OFF = 2,
+};
+
+enum om_state {
+	OM_STATE_OPEN = 1,    /* recorded at PASSIVE_ESTABLISHED */
+	OM_STATE_ORIGIN = 2,  /* the daemon wrote the PROXY header's tuple */
+	OM_STATE_CLOSING = 3, /* FIN seen (the entry goes at TCP_CLOSE) */
+};
+
+/* One end of a connection. addr: IPv4 in the first 4 bytes (network order), or the 16 IPv6 bytes;
+ * port in host order; family AF_INET (2), AF_INET6 (10), or 0 when unknown. */
+struct om_endpoint {
+	__u8 addr[16];
+	__u16 port;
+	__u16 family;
+};
+
+#define OM_UNIQUE_ID_MAX 64
+
+/* The conns value: one live connection, origin -> proxy -> instance. */
+struct om_conn {
+	__u64 cookie;                     /* SO_COOKIE of the accepted socket (also the key) */
+	struct om_endpoint origin;        /* the original client: from the PROXY header, else == peer */
+	struct om_endpoint peer;          /* who connected: the proxy, or the client when direct */
+	struct om_endpoint local;         /* the instance's listener address */
+	struct om_endpoint dst;           /* the address the client connected to (header), else == local */
+	__u64 opened_ns;                  /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) at establishment */
+	__u64 bytes_out;                  /* sent by the daemon, counted by sk_msg */
+	__u64 bytes_dropped;              /* refused by sk_msg (denied peer over its budget) */
+	__u32 pid;                        /* the instance (the process that loaded the program) */
+	__u8 verdict;                     /* enum om_verdict */
+	__u8 mode;                        /* enum om_mode of the listener */
+	__u8 state;                       /* enum om_state */
+	__u8 proxy_version;               /* 0: no header (yet), 1 or 2 */
+	char unique_id[OM_UNIQUE_ID_MAX]; /* HAProxy's unique-id TLV, truncated, NUL-terminated */
+};
+
+/* LPM keys: the instance id and the listener port (both network order), then the address, so one trie
+ * serves every listener of every instance on the host (whatever network namespace it is in) without one
+ * instance's policy touching another's; prefixlen = 32 + 16 + the CIDR's prefix. */
+struct om_lpm_v4 {
+	__u32 prefixlen;
+	__u8 inst[4];
+	__u8 port[2];
+	__u8 addr[4];
+	__u8 pad[2];
+};
+
+struct om_lpm_v6 {
+	__u32 prefixlen;
+	__u8 inst[4];
+	__u8 port[2];
+	__u8 addr[16];
+	__u8 pad[2];
+};
+
+#define OM_LPM_FIXED_BITS 48 /* inst + port */
+
+/* ports (per instance, not pinned): the instance's network namespace and a listener port (host order)
+ * -> its policy. Instances in other namespaces may share the cgroup and the port number. */
+struct om_port_key {
+	__u64 netns; /* SO_NETNS_COOKIE */
+	__u16 port;
+	__u16 pad[3];
+};
+
+struct om_listener {
+	__u8 mode; /* enum om_mode */
+	__u8 pad[3];
+};
+
+struct om_abi {
+	__u32 version;   /* OM_BPF_ABI_VERSION */
+	__u32 conn_size; /* sizeof(struct om_conn) */
+};
+
+struct om_instance {
+	__u64 started_ns; /* CLOCK_MONOTONIC */
+};
+
+/* Ring buffer events (per instance). */
+enum om_event_type {
+	OM_EV_OPEN = 1,
+	OM_EV_CLOSE = 2,
+	OM_EV_DROP = 3, /* sk_msg dropped bytes to a denied peer */
+};
+
+struct om_event {
+	__u32 type;
+	__u8 verdict;
+	__u8 pad[3];
+	__u64 cookie;
+	struct om_endpoint peer;
+	struct om_endpoint local;
+	__u64 duration_ns;    /* close */
+	__u64 bytes_out;      /* close: counted by sk_msg; drop: dropped in this send */
+	__u64 bytes_received; /* close: from the TCP socket */
+	__u64 bytes_acked;    /* close */
+};
+
+#endif
