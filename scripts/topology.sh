@@ -169,6 +169,18 @@ down() {
 		ip netns del "$n" 2>/dev/null
 	done
 	rm -rf "$TOPO_DIR"
+	# Instances that dropped privileges cannot unpin the shared BPF maps (docs/bpf.md): with no originmaild
+	# left on the host, the pins and the empty cgroup are leftovers.
+	for n in $(seq 1 30); do
+		pgrep -x originmaild >/dev/null || break
+		sleep 0.1
+	done
+	if ! pgrep -x originmaild >/dev/null; then
+		rm -rf /sys/fs/bpf/originmail
+		local cg
+		cg=$(awk '$9 == "cgroup2" { print $5; exit }' /proc/self/mountinfo)
+		[ -n "$cg" ] && rmdir "$cg/originmail" 2>/dev/null
+	fi
 	return 0
 }
 

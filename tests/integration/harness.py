@@ -2,6 +2,7 @@
 
 Each test script prints one line per check and ends with "N passed, N failed"; its exit code is the
 number of failures (capped), so scripts/run-integration.sh can add them up."""
+import atexit
 import os
 import shutil
 import signal
@@ -10,6 +11,25 @@ import subprocess
 import sys
 import tempfile
 import time
+
+PIN_DIR = "/sys/fs/bpf/originmail"
+
+
+def remove_bpf_leftovers():
+    """Daemons that dropped privileges cannot unpin the shared maps when they stop (docs/bpf.md); once no
+    originmaild runs on the host the pins and the empty 'originmail' cgroup are only leftovers: remove them."""
+    if subprocess.run(["pgrep", "-x", "originmaild"], capture_output=True).returncode == 0:
+        return
+    shutil.rmtree(PIN_DIR, ignore_errors=True)
+    cg = cgroup2_mount()
+    if cg:
+        try:
+            os.rmdir(os.path.join(cg, "originmail"))
+        except OSError:
+            pass
+
+
+atexit.register(remove_bpf_leftovers)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("BUILD", "build")

@@ -148,6 +148,7 @@ try:
         t.check(b"STARTTLS" not in ehlo2, "after STARTTLS, STARTTLS no longer offered", ehlo2)
         s.sendmail("sender@client.example", ["alice@example.test", "bob@example.test"], body("v2 tls"))
     t.check(daemon.wait_log("unique-id HAP-127.0.0.1-"), "log: HAProxy's unique-id TLV")
+    t.check(daemon.wait_log("127.0.0.1 on smtp: queued as "), "log: each accepted message, with its queue id")
     t.check(len(maildir_files(mail, "bob@example.test")) == 1 and len(maildir_files(mail, "alice@example.test")) == 2,
             "two recipients over STARTTLS delivered")
 

@@ -351,6 +351,9 @@ static bool deliver_input(struct conn *c, const char *data, size_t len)
 	}
 	c->seen_input = true;
 	size_t used = c->proto->input(c->session, data, len, &c->out, &act);
+	const char *ev = c->proto->last_event ? c->proto->last_event(c->session) : NULL;
+	if (ev && *ev)
+		log_info("%s on %s: %s", client(c), c->lc->name, ev);
 
 	if (act == PROTO_STARTTLS) {
 		c->in_len = 0; /* nothing sent in plaintext survives into TLS (RFC 3207) */

@@ -30,6 +30,9 @@ struct proto_ops {
 	 * that it can notice changes made elsewhere and queue output (IMAP IDLE). Returns true while the
 	 * session legitimately waits: its inactivity deadline then starts again. */
 	bool (*poll)(void *s, struct obuf *out);
+	/* Optional: what the last input call did that an operator wants in the log ("queued as ...",
+	 * "authentication failed for ..."), or NULL/"" for nothing. */
+	const char *(*last_event)(const void *s);
 	void (*destroy)(void *s);
 	/* What starts the one line a refused peer gets, before the reason: "421 4.7.0", "* BYE". */
 	const char *refusal_prefix;

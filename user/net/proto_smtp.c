@@ -66,6 +66,11 @@ static bool in_data(const void *p)
 	return smtp_session_in_data(((const struct smtp_conn *)p)->s);
 }
 
+static const char *last_event(const void *p)
+{
+	return smtp_session_last_event(((const struct smtp_conn *)p)->s);
+}
+
 static void destroy(void *p)
 {
 	struct smtp_conn *c = p;
@@ -87,6 +92,7 @@ static const struct proto_ops smtp_ops = {
         .idle = idle,
         .in_data = in_data,
         .destroy = destroy,
+        .last_event = last_event,
         .refusal_prefix = "421 4.7.0",
 };
 
