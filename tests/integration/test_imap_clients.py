@@ -67,7 +67,7 @@ backend b_imaps
 """
 mbsyncrc = f"""
 IMAPAccount acc
-Host localhost
+Host 127.0.0.1
 Port {P['h_imaps']}
 User {USER}
 Pass {PASS}
