@@ -71,8 +71,17 @@ try:
     for line in s.stdout.splitlines()[:2]:
         show("S:", line)
     ok &= "[203.0.113.10]" in s.stdout
+    print("\n   IMAP through HAProxy, on 143 and over implicit TLS on 993 (openssl s_client):")
+    r = client("om-client", "imap", "203.0.113.1", 143)
+    show("143 S:", r.get("greeting", r.get("error", "")))
+    s = subprocess.run(["ip", "netns", "exec", "om-client", "openssl", "s_client", "-connect", "203.0.113.1:993",
+                        "-CAfile", f"{TOPO}/ca.pem", "-quiet", "-crlf"], input="a1 LOGOUT\n",
+                       capture_output=True, text=True, timeout=30)
+    for line in s.stdout.splitlines()[:1]:
+        show("993 S:", line)
+    ok &= s.stdout.startswith("* OK")
     print("   what the instances logged:")
-    for line in log_lines("runs through")[-3:]:
+    for line in log_lines("runs through")[-5:]:
         print("   " + line.rstrip())
 
     print("\n4. load balancing: 8 connections through HAProxy (round robin)")

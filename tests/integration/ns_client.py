@@ -5,7 +5,10 @@ JSON line: what the server said. Used by the topology test and by `make demo`.
   ns_client.py helo HOST PORT [NAME]        greeting and HELO reply
   ns_client.py ehlo-tls HOST PORT CAFILE    implicit TLS, EHLO reply
   ns_client.py send HOST PORT FROM TO SUBJ  one message, plain SMTP
-  ns_client.py raw HOST PORT HEXBYTES       send bytes, return the first reply"""
+  ns_client.py raw HOST PORT HEXBYTES       send bytes, return the first reply
+  ns_client.py imaps HOST PORT CAFILE USER PASS   IMAP over implicit TLS: greeting, INBOX subjects
+  ns_client.py imap HOST PORT               IMAP on 143: the greeting line"""
+import imaplib
 import json
 import smtplib
 import socket
@@ -49,6 +52,21 @@ def main():
             with smtplib.SMTP(host, port, timeout=10, local_hostname="client.example") as c:
                 c.sendmail(sys.argv[4], [sys.argv[5]], f"Subject: {sys.argv[6]}\r\n\r\nhello\r\n")
                 out["reply"] = "sent"
+        elif op == "imaps":
+            ctx = ssl.create_default_context(cafile=sys.argv[4])
+            ctx.check_hostname = False
+            with imaplib.IMAP4_SSL(host, port, ssl_context=ctx, timeout=10) as m:
+                out["greeting"] = m.welcome.decode()
+                m.login(sys.argv[5], sys.argv[6])
+                typ, data = m.select("INBOX", readonly=True)
+                out["exists"] = int(data[0])
+                typ, data = m.fetch("1:*", "(BODY.PEEK[HEADER.FIELDS (SUBJECT)])") if out["exists"] else ("OK", [])
+                out["subjects"] = [d[1].decode().strip() for d in data if isinstance(d, tuple)]
+        elif op == "imap":
+            s = socket.create_connection((host, port), timeout=10)
+            s.settimeout(10)
+            out["greeting"] = s.recv(4096).decode(errors="replace").strip()
+            s.close()
         elif op == "raw":
             s = socket.create_connection((host, port), timeout=10)
             s.sendall(bytes.fromhex(sys.argv[4]))

@@ -102,12 +102,24 @@ try:
     t.check(sent == 4, "4 messages delivered through HAProxy", sent)
     mail = f"{TOPO}/mail"
     t.check(len(maildir_files(mail, "carol@example.test")) == 4, "all 4 in the shared Maildir")
+    # A message delivered through instance A is read over IMAP through instance B (shared Maildir root)
+    r = client("om-admin", "send", "198.51.100.11", 25, "a@client.example", "carol@example.test", "via-mx1")
+    t.check(r.get("reply") == "sent", "admin delivers straight through mx1", r)
+    r = client("om-admin", "imaps", "198.51.100.12", 993, f"{TOPO}/ca.pem", "carol@example.test", "carol-pw")
+    t.check(r.get("exists") == 5 and any("via-mx1" in x for x in r.get("subjects", [])),
+            "the message delivered through mx1 is read over IMAP through mx2", r)
+    r = client("om-client", "imaps", "2001:db8:1::1", 993, f"{TOPO}/ca.pem", "carol@example.test", "carol-pw")
+    t.check(r.get("exists") == 5, "IMAP over implicit TLS through HAProxy, from IPv6", r)
+    r = client("om-client", "imap", "203.0.113.2", 143)
+    t.check(r.get("greeting", "").startswith("* OK"), "IMAP on 143 through nginx", r)
+    t.check(any("Connection from 2001:db8:1::10 runs through 198.51.100.1 proxy" in instance_log(i) for i in (1, 2)),
+            "instance log names the IPv6 IMAP client")
     pid1 = int(open(f"{TOPO}/run/mx1.pid").read())
     os.kill(pid1, 9)
     after = [served_by(client("om-client", "helo", "203.0.113.1", 25)) for _ in range(4)]
     t.check(after == [2, 2, 2, 2], "after mx1 is killed, new sessions go to mx2", after)
     r = client("om-client", "send", "203.0.113.1", 25, "a@client.example", "carol@example.test", "after")
-    t.check(r.get("reply") == "sent" and len(maildir_files(mail, "carol@example.test")) == 5,
+    t.check(r.get("reply") == "sent" and len(maildir_files(mail, "carol@example.test")) == 6,
             "delivery goes on through mx2, nothing lost", r)
     t.check(maildir_files(mail, "carol@example.test", "tmp") == [], "no partial message left in tmp/")
 
