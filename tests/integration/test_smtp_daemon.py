@@ -179,6 +179,17 @@ try:
     else:
         t.check(False, "pipelined message delivered to bob", bobs)
 
+    # A PROXY v2 LOCAL header (HAProxy's health check) is served as the proxy's own connection, quietly
+    s = connect_from("127.0.0.2", "127.0.0.1", P["smtp"])
+    local = subprocess.run([build_path("originctl"), "proxy-encode", "--local"], capture_output=True).stdout
+    s.sendall(local)
+    greet = smtp_lines(s)
+    s.sendall(b"EHLO checker.example\r\n")
+    ehlo = smtp_lines(s)
+    t.check(greet.startswith("220 ") and "Hello checker.example [127.0.0.2]" in ehlo,
+            "PROXY v2 LOCAL: served as the proxy's own connection", greet + ehlo)
+    s.close()
+
     # IPv6: a raw v2 header from ::1 (trusted on that listener) naming 2001:db8::10
     s = connect_from(None, "::1", P["smtp"])
     hdr = subprocess.run([build_path("originctl"), "proxy-encode", "--src", "[2001:db8::10]:5555", "--dst",
