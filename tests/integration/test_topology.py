@@ -148,6 +148,12 @@ try:
     for addr, want in (("203.0.113.1", "203.0.113.10"), ("2001:db8:1::1", "2001:db8:1::10")):
         r = client("om-client", "helo", addr, 25)
         t.check(f"[{want}]" in r.get("reply", ""), f"v1 via {addr}: HELO names {want}", r)
+    # balance source: one client sticks to one instance
+    env["TOPO_HAPROXY"] = "originmail-source.cfg"
+    ok, out = up()
+    t.check(ok, "topology up again with HAProxy v2 balance source", out)
+    seen = [served_by(client("om-client", "helo", "203.0.113.1", 25)) for _ in range(4)]
+    t.check(len(set(seen)) == 1 and seen[0] in (1, 2), "balance source: the client sticks to one instance", seen)
 except Exception as e:
     import traceback
     traceback.print_exc()
