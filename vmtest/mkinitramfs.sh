@@ -67,12 +67,14 @@ put() {
 	[ -e "$stage$1" ] || cp -L "$1" "$stage$1"
 }
 
-for t in "$@"; do
+# Tests run in order; VMTEST_FILES (matrix "files=") are programs the tests use (the daemon, originctl):
+# copied the same way, with their libraries, but not run.
+for t in "$@" ${VMTEST_FILES:-}; do
 	if [ ! -f "$t" ] || [ ! -x "$t" ]; then die "$t: not an executable file (did 'make' build it?)"; fi
 	rel=${t#/}
 	mkdir -p "$stage/vmtest/$(dirname "$rel")"
 	cp -L "$t" "$stage/vmtest/$rel"
-	echo "$rel" >>"$stage/etc/vmtest/tests"
+	case " ${VMTEST_FILES:-} " in *" $t "*) ;; *) echo "$rel" >>"$stage/etc/vmtest/tests" ;; esac
 	# "not a dynamic executable" (static test) makes ldd fail: then there is nothing to copy.
 	deps=$(ldd "$t" 2>/dev/null) || continue
 	case $deps in *"not found"*) die "$t: $(echo "$deps" | grep 'not found' | head -n 1)" ;; esac

@@ -52,23 +52,24 @@ for tool in qemu-system-x86_64 cpio gzip timeout; do
 	command -v "$tool" >/dev/null || die "$tool not found (make deps-vmtest installs what vmtest needs)"
 done
 
-# Matrix lines: name source test... [modules=mod1,mod2]; '#' starts a comment line.
-k_names=() k_sources=() k_tests=() k_mods=()
+# Matrix lines: name source test... [modules=mod1,mod2] [files=f1,f2]; '#' starts a comment line.
+k_names=() k_sources=() k_tests=() k_mods=() k_files=()
 while read -r name source rest || [ -n "$name" ]; do
 	case $name in '' | '#'*) continue ;; esac
 	[[ $name =~ ^[A-Za-z0-9._-]+$ ]] || die "$matrix: bad kernel name '$name'"
-	t="" m=""
+	t="" m="" f=""
 	# Unquoted on purpose: a test may be a glob (build/tests/test_*), expanded here in the repository.
 	for w in $rest; do
-		case $w in modules=*) m="$m,${w#modules=}" ;; *) t="$t $w" ;; esac
+		case $w in modules=*) m="$m,${w#modules=}" ;; files=*) f="$f,${w#files=}" ;; *) t="$t $w" ;; esac
 	done
 	[ -n "$t" ] || die "$matrix: kernel $name lists no tests"
 	k_names+=("$name") k_sources+=("$source") k_tests+=("$t") m=${m#,} && k_mods+=("${m//,/ }")
+	f=${f#,} && k_files+=("${f//,/ }")
 done <"$matrix"
 [ ${#k_names[@]} -gt 0 ] || die "$matrix: no kernels"
 if [ -n "$kernel" ]; then
 	# A kernel of your own: its modules are unknown to us, so it must have what the tests use built in.
-	k_names=(custom) k_sources=("path:$kernel") k_tests=("${k_tests[0]}") k_mods=("")
+	k_names=(custom) k_sources=("path:$kernel") k_tests=("${k_tests[0]}") k_mods=("") k_files=("${k_files[0]}")
 fi
 
 # KVM only when we can really open /dev/kvm (group membership, container device rules) and it is hardware
@@ -106,7 +107,7 @@ boot() {
 # run_kernel NAME SOURCE "TESTS" "MODULES": boot one kernel, print its summary line into $summary.
 # Returns non-zero when anything went wrong.
 run_kernel() {
-	local name=$1 src=$2 tests=$3 mods=$4
+	local name=$1 src=$2 tests=$3 mods=$4 files=${5:-}
 	local dir=$cache/kernels/$name work=$cache/run/$name
 	local img log=$work/console.log initrd=$work/initramfs.cpio.gz
 	local status start elapsed kver t rel line rc pass=0 fail=0 notes=""
@@ -124,7 +125,7 @@ run_kernel() {
 	[ -n "$mods" ] && modopts=(-m "$dir/root" -M "$mods")
 	summary="vmtest: $name: building the initramfs failed"
 	# shellcheck disable=SC2086  # $tests is a word list on purpose (paths have no spaces)
-	"$here/mkinitramfs.sh" "${modopts[@]}" "$initrd" $tests || return 1
+	VMTEST_FILES="$files" "$here/mkinitramfs.sh" "${modopts[@]}" "$initrd" $tests || return 1
 
 	echo "vmtest: == $name: $img ($accel_name), tests:$tests"
 	start=$SECONDS
@@ -166,7 +167,7 @@ run_kernel() {
 summaries=() failed=0
 for i in "${!k_names[@]}"; do
 	summary=""
-	run_kernel "${k_names[$i]}" "${k_sources[$i]}" "${k_tests[$i]}" "${k_mods[$i]}" || failed=$((failed + 1))
+	run_kernel "${k_names[$i]}" "${k_sources[$i]}" "${k_tests[$i]}" "${k_mods[$i]}" "${k_files[$i]}" || failed=$((failed + 1))
 	summaries+=("$summary")
 done
 echo
