@@ -104,6 +104,15 @@ $(BUILD)/smtp_load: bench/smtp_load.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
 
+$(BUILD)/imap_load: bench/imap_load.c
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
+
+# The cookie-lookup micro-benchmark of bench/bpf.sh: the ABI header and libbpf only.
+$(BUILD)/bpf_lookup: bench/bpf_lookup.c include/originmail/bpf_abi.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $< -o $@ -lbpf
+
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 
 # ---- dependencies: installed only when something is missing ----
@@ -147,7 +156,7 @@ lint: $(SKEL)
 fuzz: deps
 	@scripts/fuzz.sh $(if $(FUZZ_SECONDS),$(FUZZ_SECONDS),60)
 
-bench: deps-bench $(BUILD)/proxy_bench $(BUILD)/smtp_load $(PROGRAMS)
+bench: deps-bench $(BUILD)/proxy_bench $(BUILD)/smtp_load $(BUILD)/imap_load $(BUILD)/bpf_lookup $(PROGRAMS)
 	@scripts/bench.sh $(BUILD)
 
 vmtest: deps-vmtest all

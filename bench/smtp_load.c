@@ -9,6 +9,8 @@
  * No pipelining: each command waits for its reply. A session's latency runs from connect() to the 221.
  * The run stops after N sessions or T seconds (unfinished sessions then count as errors).
  *
+ * Greeting mode (-g): each session is only connect, 220, QUIT, 221 (a connection rate).
+ *
  * Idle mode (-i K): K sessions that stop after the EHLO reply and stay open, at most C connecting at a
  * time. Once all are idle, prints "IDLE ready=R errors=E" and holds them H seconds (or until SIGTERM).
  *
@@ -58,6 +60,7 @@ struct opts {
 	long sessions, concurrency, idle;
 	size_t size;
 	int proxy; /* 0 none, 1 v1, 2 v2 */
+	bool greet_only;
 	double limit_s, hold_s;
 	const char *from, *rcpt, *helo;
 };
@@ -284,8 +287,8 @@ static bool advance(struct sess *s, int code, const char *line, size_t linelen)
 	}
 	switch (s->step) {
 	case S_GREET:
-		s->step = S_EHLO;
-		return send_cmd(s, "EHLO ", o.helo, "");
+		s->step = o.greet_only ? S_QUIT : S_EHLO;
+		return o.greet_only ? send_cmd(s, "QUIT", "", "") : send_cmd(s, "EHLO ", o.helo, "");
 	case S_EHLO:
 		if (o.idle) {
 			s->step = S_IDLE;
@@ -444,10 +447,11 @@ static void usage(void)
 {
 	fprintf(stderr,
 	        "usage: smtp_load -t HOST:PORT [-n SESSIONS] [-c CONCURRENCY] [-s SIZE] [-p none|v1|v2]\n"
-	        "                 [-T SECONDS] [-f FROM] [-r RCPT] [-e EHLO-NAME] [-i IDLE -H HOLD-SECONDS]\n"
+	        "                 [-T SECONDS] [-f FROM] [-r RCPT] [-e EHLO-NAME] [-i IDLE -H HOLD-SECONDS] "
+	        "[-g]\n"
 	        "  -n sessions in all (default 1000)   -c at most this many at a time (default 16)\n"
 	        "  -s message size in bytes (10240)    -p PROXY header written by us (default none)\n"
-	        "  -T stop after this many seconds (60)\n"
+	        "  -T stop after this many seconds (60)  -g only connect, 220, QUIT, 221 (connection rate)\n"
 	        "  -i open this many sessions, stop after EHLO and hold them -H seconds (default 30)\n");
 	exit(64);
 }
@@ -466,7 +470,7 @@ int main(int argc, char **argv)
 {
 	int c;
 
-	while ((c = getopt(argc, argv, "t:n:c:s:p:T:f:r:e:i:H:h")) != -1) {
+	while ((c = getopt(argc, argv, "t:n:c:s:p:T:f:r:e:i:H:gh")) != -1) {
 		switch (c) {
 		case 't':
 			o.target = optarg;
@@ -502,6 +506,9 @@ int main(int argc, char **argv)
 			break;
 		case 'i':
 			o.idle = number(optarg, 1, 1000000);
+			break;
+		case 'g':
+			o.greet_only = true;
 			break;
 		case 'H':
 			o.hold_s = (double)number(optarg, 0, 86400);

@@ -18,6 +18,10 @@ failed=$(mktemp)
 	"$BUILD"/proxy_bench --markdown
 	# SMTP sessions/s and memory per idle connection, originmaild vs Postfix behind one HAProxy.
 	sh bench/smtp.sh "$BUILD" "${out%.md}-smtp.png" || echo smtp >>"$failed"
+	# The cost of the kernel side: bpf = on vs bpf = off through one HAProxy, and the lookup by cookie.
+	sh bench/bpf.sh "$BUILD" || echo bpf >>"$failed"
+	# IMAP sessions/s and memory per idle session, originmaild vs Dovecot behind one HAProxy.
+	sh bench/imap.sh "$BUILD" "${out%.md}-imap.png" || echo imap >>"$failed"
 } | tee "$out"
 echo "bench: written to $out"
 if [ -s "$failed" ]; then

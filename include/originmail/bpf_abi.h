@@ -10,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-#define OM_BPF_ABI_VERSION 3
+#define OM_BPF_ABI_VERSION 4
 #define OM_BPF_PIN_DIR     "/sys/fs/bpf/originmail" /* default of the bpf_pin_dir key */
 
 /* Pinned (shared by every instance on the host), under the pin directory: */
@@ -51,6 +51,14 @@ enum om_state {
 	OM_STATE_CLOSING = 3, /* FIN seen (the entry goes at TCP_CLOSE) */
 };
 
+/* The listener's protocol, written by the daemon when the session starts (0 until then). */
+enum om_proto {
+	OM_PROTO_UNKNOWN = 0,
+	OM_PROTO_SMTP = 1,
+	OM_PROTO_SUBMISSION = 2,
+	OM_PROTO_IMAP = 3,
+};
+
 /* One end of a connection. addr: IPv4 in the first 4 bytes (network order), or the 16 IPv6 bytes;
  * port in host order; family AF_INET (2), AF_INET6 (10), or 0 when unknown. */
 struct om_endpoint {
@@ -77,6 +85,9 @@ struct om_conn {
 	__u8 state;                       /* enum om_state */
 	__u8 proxy_version;               /* 0: no header (yet), 1 or 2 */
 	char unique_id[OM_UNIQUE_ID_MAX]; /* HAProxy's unique-id TLV, truncated, NUL-terminated */
+	__u8 proto;                       /* enum om_proto (daemon, at session start) */
+	__u8 tls;                         /* 1 once the TLS handshake completed (daemon) */
+	__u8 pad[6];
 };
 
 /* LPM keys: the instance id and the listener port (both network order), then the address, so one trie

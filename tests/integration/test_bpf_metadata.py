@@ -33,7 +33,7 @@ passwd = tmp.file("passwd", "")
 os.chmod(passwd, 0o644)
 
 
-def config(port, extra="", direct="127.0.0.3", user="nobody"):
+def config(port, extra="", direct="127.0.0.3", user="nobody", trusted="127.0.0.2"):
     return f"""
 hostname = mx1.example.test
 domains = example.test
@@ -52,7 +52,7 @@ address = 127.0.0.1:{port}
 protocol = smtp
 tls = starttls
 proxy = required
-proxy_trusted = 127.0.0.2
+proxy_trusted = {trusted}
 direct_allowed = {direct}
 """
 
@@ -79,6 +79,26 @@ def find(port=None, peer_port=None):
         if (port is None or v["local"]["port"] == port) and (peer_port is None or v["peer"]["port"] == peer_port):
             return v
     return None
+
+
+def octl(*args):
+    return subprocess.run([build_path("originctl"), *args, "--pin-dir", PIN], capture_output=True, text=True)
+
+
+def policy_rows():
+    """originctl policy's table as (pid, port, list, cidr) tuples; its --json must agree."""
+    r, rj = octl("policy"), octl("policy", "--json")
+    if r.returncode != 0 or rj.returncode != 0:
+        return {("error", r.stderr + rj.stderr)}
+    rows = {(int(f[1]), int(f[2]), f[3], f[4]) for f in (ln.split() for ln in r.stdout.splitlines()[1:])}
+    rows_json = {(x["pid"], x["port"], x["list"], x["cidr"]) for x in json.loads(rj.stdout)}
+    return rows if rows == rows_json else {("table and json differ", r.stdout, rj.stdout)}
+
+
+def conn_row(proxy_port):
+    r = octl("conns", "--json")
+    rows = json.loads(r.stdout) if r.returncode == 0 else []
+    return next((x for x in rows if x["proxy"]["port"] == proxy_port), None)
 
 
 def wait_for(fn, timeout=5.0):
@@ -113,6 +133,10 @@ try:
     status = open(f"/proc/{a.proc.pid}/status").read()
     t.check("\nUid:\t65534" in status, "daemon A dropped to nobody after loading")
     t.check(CG[len(cgroup2_mount()):] in open(f"/proc/{a.proc.pid}/cgroup").read(), "daemon A moved into the cgroup")
+    pol = policy_rows()
+    t.check((a.proc.pid, P["a"], "trusted", "127.0.0.2/32") in pol and
+            (a.proc.pid, P["a"], "direct", "127.0.0.3/32") in pol and len(pol) == 2,
+            "originctl policy: A's trusted and direct CIDRs on its port", pol)
 
     # --- a proxied connection: the entry has both tuples while connected, and goes at close
     s = via_proxy(P["a"])
@@ -140,6 +164,10 @@ try:
     t.check(any(r["origin"] == {"addr": "203.0.113.10", "port": 40000} and r["proxy"]["addr"] == "127.0.0.2"
                 and r["pid"] == a.proc.pid for r in rows), "originctl conns --json", ctl.stdout)
     pport = s.getsockname()[1]
+    r = conn_row(pport)
+    t.check(r is not None and r["protocol"] == "smtp" and r["tls"] is False, "originctl conns: protocol smtp, no TLS", r)
+    t.check(any(ln.split()[0] == str(e["cookie"] if e else 0) and " smtp " in ln and " no " in ln
+                for ln in octl("conns").stdout.splitlines()[1:]), "originctl conns table: protocol and TLS columns")
     s.sendall(b"QUIT\r\n")
     smtp_lines(s)
     s.close()
@@ -151,8 +179,12 @@ try:
     # --- STARTTLS and a long pipelined reply stream through sk_msg
     with ProxySMTP("127.0.0.1", P["a"], local_hostname="client.example", timeout=10) as m:
         m.ehlo()
+        r = conn_row(m.sock.getsockname()[1])
+        t.check(r is not None and r["protocol"] == "smtp" and r["tls"] is False, "conns: TLS no before STARTTLS", r)
         m.starttls(context=ssl.create_default_context(cafile=ca))
         m.ehlo()
+        r = conn_row(m.sock.getsockname()[1])
+        t.check(r is not None and r["tls"] is True and r["protocol"] == "smtp", "conns: TLS yes after STARTTLS", r)
         n = 3000
         m.sock.sendall(b"NOOP\r\n" * n)
         data = b""
@@ -203,9 +235,16 @@ try:
     s.close()
 
     # --- SIGHUP: the tries follow the configuration
-    open(a.conf, "w").write(config(P["a"], direct="127.0.0.3, 127.0.0.1"))
+    pol_b = {x for x in policy_rows() if x[0] == b.proc.pid}
+    t.check(pol_b == {(b.proc.pid, P["b"], "trusted", "127.0.0.2/32"), (b.proc.pid, P["b"], "direct", "127.0.0.3/32")},
+            "originctl policy: B's lists, per instance", pol_b)
+    open(a.conf, "w").write(config(P["a"], direct="127.0.0.3, 127.0.0.1", trusted="127.0.0.2, 10.9.0.0/16"))
     a.signal(signal.SIGHUP)
     t.check(a.wait_log("Reloaded"), "A reloads")
+    pol = {x for x in policy_rows() if x[0] == a.proc.pid}
+    t.check(pol == {(a.proc.pid, P["a"], "trusted", "127.0.0.2/32"), (a.proc.pid, P["a"], "trusted", "10.9.0.0/16"),
+                    (a.proc.pid, P["a"], "direct", "127.0.0.3/32"), (a.proc.pid, P["a"], "direct", "127.0.0.1/32")},
+            "originctl policy after SIGHUP: the new trusted CIDR and direct address", pol)
     tries = [x["key"] for x in bpftool_dump(PIN + "/direct_v4")]
     t.check(any(k["addr"][:4] in ([127, 0, 0, 1], ["0x7f", "0x00", "0x00", "0x01"]) for k in tries),
             "direct_v4 trie has 127.0.0.1 after SIGHUP", tries)

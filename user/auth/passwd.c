@@ -359,7 +359,7 @@ bool passwd_hash(const char *password, char *out, size_t cap)
 		return false;
 	const char *h = crypt_rn(password, salt, cd, (int)sizeof(*cd));
 	if (h && h[0] == '$') {
-		int n = snprintf(out, cap, "{YESCRYPT}%s", h);
+		int n = snprintf(out, cap, "{CRYPT}%s", h);
 		ok = n > 0 && (size_t)n < cap;
 	}
 	if (!ok)

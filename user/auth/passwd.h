@@ -23,7 +23,8 @@ bool passwd_db_exists(const struct passwd_db *db, const char *user_at_domain);
 /* Constant work whether or not the user exists (a dummy hash is checked for unknown users). */
 bool passwd_db_verify(const struct passwd_db *db, const char *user_at_domain, const char *password);
 
-/* "{YESCRYPT}$y$..." for password, with a fresh salt from crypt_gensalt. False on failure. */
+/* "{CRYPT}$y$..." (yescrypt) for password, with a fresh salt from crypt_gensalt. {CRYPT}, not {YESCRYPT}:
+ * Dovecot 2.3 reads the same file and knows yescrypt only through crypt(3). False on failure. */
 bool passwd_hash(const char *password, char *out, size_t cap);
 /* Add or replace user's line in the file at path (created 0640 if missing), atomically (write a temp
  * file, fsync, rename). */

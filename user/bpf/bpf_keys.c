@@ -131,6 +131,34 @@ const char *om_verdict_name(unsigned v)
 	return v <= OM_VERDICT_PROXY_OPTIONAL ? policy_verdict_name((enum peer_verdict)v) : "?";
 }
 
+uint8_t om_proto_from_listener(enum listener_proto p)
+{
+	switch (p) {
+	case PROTO_SMTP:
+		return OM_PROTO_SMTP;
+	case PROTO_SUBMISSION:
+		return OM_PROTO_SUBMISSION;
+	case PROTO_IMAP:
+		return OM_PROTO_IMAP;
+	}
+	return OM_PROTO_UNKNOWN;
+}
+
+const char *om_proto_name(unsigned p)
+{
+	switch (p) {
+	case OM_PROTO_UNKNOWN:
+		return "-";
+	case OM_PROTO_SMTP:
+		return "smtp";
+	case OM_PROTO_SUBMISSION:
+		return "submission";
+	case OM_PROTO_IMAP:
+		return "imap";
+	}
+	return "?";
+}
+
 const char *om_state_name(unsigned s)
 {
 	switch (s) {

@@ -570,6 +570,19 @@ void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned 
 	bpf_map_update_elem(fd, &key, &c, BPF_EXIST);
 }
 
+void om_bpf_set_session(const struct om_bpf *b, uint64_t cookie, enum listener_proto proto, bool tls)
+{
+	__u64 key = cookie;
+	struct om_conn c;
+	int fd = b ? bpf_map__fd(b->skel->maps.conns) : -1;
+
+	if (fd >= 0 && key && bpf_map_lookup_elem(fd, &key, &c) == 0) {
+		c.proto = om_proto_from_listener(proto);
+		c.tls = tls;
+		bpf_map_update_elem(fd, &key, &c, BPF_EXIST);
+	}
+}
+
 void om_bpf_test_oversend(struct obuf *out)
 {
 	const char *v = getenv("ORIGINMAIL_TEST_DENIED_OVERSEND");

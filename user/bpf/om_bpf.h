@@ -39,6 +39,9 @@ bool om_bpf_lookup(const struct om_bpf *b, uint64_t cookie, struct om_conn *out)
 enum peer_verdict om_bpf_verdict(const struct om_bpf *b, uint64_t cookie, enum peer_verdict user);
 /* After the PROXY header: the original client's tuple, the header version, the unique-id. */
 void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned proxy_version);
+/* When the session starts, and again once TLS is up: the listener's protocol and whether TLS is on.
+ * b may be NULL (BPF off): nothing to do. */
+void om_bpf_set_session(const struct om_bpf *b, uint64_t cookie, enum listener_proto proto, bool tls);
 
 /* Test-only switch (environment ORIGINMAIL_TEST_DENIED_OVERSEND=1): make the daemon queue more than the
  * refusal line for a denied peer, to show that sk_msg stops it. Does nothing otherwise. */

@@ -282,6 +282,7 @@ static void start_session(struct conn *c)
 		conn_close(c, "out of memory");
 		return;
 	}
+	om_bpf_set_session(c->srv->bpf, c->origin.cookie, c->lc->proto, c->ssl != NULL);
 	c->state = CONN_ACTIVE;
 	set_deadline(c, c->gen->cfg.command_timeout_ms);
 	c->proto->greeting(c->session, &c->out);
@@ -296,6 +297,7 @@ static void on_handshake(struct conn *c)
 		tls_describe(c->ssl, c->tls_info, sizeof(c->tls_info));
 		log_info("TLS established with %s: %s", client(c), c->tls_info);
 		if (c->session) { /* after STARTTLS */
+			om_bpf_set_session(c->srv->bpf, c->origin.cookie, c->lc->proto, true);
 			c->state = CONN_ACTIVE;
 			c->proto->tls_started(c->session, c->tls_info);
 			set_deadline(c, c->gen->cfg.command_timeout_ms);

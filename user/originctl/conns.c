@@ -55,6 +55,8 @@ static void print_one(struct json *j, const struct om_conn *c, unsigned long lon
 		endpoint_json(j, "proxy", &c->peer);
 		endpoint_json(j, "instance", &c->local);
 		json_int(j, "pid", c->pid);
+		json_cstr(j, "protocol", om_proto_name(c->proto));
+		json_bool(j, "tls", c->tls != 0);
 		json_cstr(j, "verdict", om_verdict_name(c->verdict));
 		json_cstr(j, "state", om_state_name(c->state));
 		json_int(j, "proxy_version", c->proxy_version);
@@ -66,11 +68,12 @@ static void print_one(struct json *j, const struct om_conn *c, unsigned long lon
 		return;
 	}
 	bool via = c->proxy_version != 0 && memcmp(&c->origin, &c->peer, sizeof(c->origin)) != 0;
-	printf("%-20llu %-40s %-40s %-40s %-7u %-14s %-8s %llu\n", (unsigned long long)c->cookie,
+	printf("%-20llu %-40s %-40s %-40s %-7u %-10s %-3s %-14s %-8s %llu\n", (unsigned long long)c->cookie,
 	       om_endpoint_format(&c->origin, o, sizeof(o)),
 	       via ? om_endpoint_format(&c->peer, p, sizeof(p)) : "-",
-	       om_endpoint_format(&c->local, l, sizeof(l)), c->pid, om_verdict_name(c->verdict),
-	       age_text(age_ms, age, sizeof(age)), (unsigned long long)c->bytes_out);
+	       om_endpoint_format(&c->local, l, sizeof(l)), c->pid, om_proto_name(c->proto),
+	       c->tls ? "yes" : "no", om_verdict_name(c->verdict), age_text(age_ms, age, sizeof(age)),
+	       (unsigned long long)c->bytes_out);
 }
 
 int cmd_conns(int argc, char **argv)
@@ -82,7 +85,7 @@ int cmd_conns(int argc, char **argv)
 	const char *dir = OM_BPF_PIN_DIR;
 	char path[PATH_MAX + 16];
 	bool as_json = false;
-	int c, fd, afd;
+	int c, fd;
 
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "jd:h", opts, NULL)) != -1) {
@@ -95,20 +98,8 @@ int cmd_conns(int argc, char **argv)
 	}
 	if (optind != argc)
 		return usage(stderr, 64);
-	snprintf(path, sizeof(path), "%s/" OM_PIN_ABI, dir);
-	afd = bpf_obj_get(path);
-	if (afd >= 0) {
-		struct om_abi v = {0};
-		__u32 zero = 0;
-		bpf_map_lookup_elem(afd, &zero, &v);
-		close(afd);
-		if (v.version != OM_BPF_ABI_VERSION || v.conn_size != sizeof(struct om_conn)) {
-			fprintf(stderr,
-			        "originctl: %s holds ABI version %u, this originctl reads version %d\n", dir,
-			        v.version, OM_BPF_ABI_VERSION);
-			return 1;
-		}
-	}
+	if (!ctl_pin_abi_ok(dir))
+		return 1;
 	snprintf(path, sizeof(path), "%s/" OM_PIN_CONNS, dir);
 	fd = bpf_obj_get(path);
 	if (fd < 0) {
@@ -124,8 +115,8 @@ int cmd_conns(int argc, char **argv)
 	if (as_json) {
 		json_begin_array(&j, NULL);
 	} else {
-		printf("%-20s %-40s %-40s %-40s %-7s %-14s %-8s %s\n", "COOKIE", "ORIGIN", "PROXY",
-		       "INSTANCE", "PID", "VERDICT", "AGE", "BYTES_OUT");
+		printf("%-20s %-40s %-40s %-40s %-7s %-10s %-3s %-14s %-8s %s\n", "COOKIE", "ORIGIN", "PROXY",
+		       "INSTANCE", "PID", "PROTOCOL", "TLS", "VERDICT", "AGE", "BYTES_OUT");
 	}
 	__u64 key, next;
 	void *prev = NULL;

@@ -14,6 +14,7 @@ static const struct {
         {"proxy-encode", cmd_proxy_encode, "--src ADDR:PORT --dst ADDR:PORT [options]  write a PROXY header"},
         {"passwd", cmd_passwd, "[-c CONFIG] USER@DOMAIN  set a user's password (yescrypt)"},
         {"conns", cmd_conns, "[--json] [--pin-dir DIR]  live connections from the pinned BPF maps"},
+        {"policy", cmd_policy, "[--json] [--pin-dir DIR]  CIDR lists loaded into the pinned BPF tries"},
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,263 @@
+#!/bin/sh
+# The cost of the kernel side (docs/bpf.md): originmaild with `bpf = on` against the same build with
+# `bpf = off`, both behind the same HAProxy, in one run.
+#
+#   bench/bpf.sh [BUILD]        (scripts/bench.sh calls it; `make bench` runs that)
+#
+# Markdown results go to stdout, progress to stderr. All on loopback, in a temporary directory:
+#   two originmaild, the same configuration but for `bpf`, one smtp listener each (proxy = required,
+#     proxy_trusted = 127.0.0.1, HAProxy's source), dropping to nobody. The bpf = on one uses its own pin
+#     directory and cgroup (never the host's /sys/fs/bpf/originmail, which live instances may share), so
+#     its sock_ops program sees only its own sockets, not the bpf = off daemon's, HAProxy's or the client's.
+#   HAProxy: one frontend per daemon, `send-proxy` (v1), the same timeouts.
+# Measured with bench/smtp_load through HAProxy, on and off interleaved (the order alternating), REPEATS
+# rounds after a warm-up, median [min-max]:
+#   SMTP sessions/s at concurrency 16 (connect, 220, EHLO, MAIL, RCPT, DATA 10 KiB, QUIT, 221);
+#   connections/s at concurrency 16 (connect, 220, QUIT, 221: where the per-connection work weighs most).
+# Cost = 1 - on / off of the medians; the goal is less than 3%.
+# Then bench/bpf_lookup times the lookup by cookie (om_bpf_verdict's bpf_map_lookup_elem, once per accept)
+# on the pinned conns map while IDLE sessions are held open.
+#
+# Environment: BPF_REPEATS (3), BPF_SESSIONS (4000), BPF_CONNS (20000), BPF_IDLE (200), BPF_KEEP=1 keeps
+# the temp dir.
+set -eu
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+REPEATS=${BPF_REPEATS:-3}
+SESSIONS=${BPF_SESSIONS:-4000}
+CONNS=${BPF_CONNS:-20000}
+IDLE=${BPF_IDLE:-200}
+C=16
+LOAD="$BUILD/smtp_load"
+RCPT=bench@example.test
+
+log() { echo "bpf bench: $*" >&2; }
+die() {
+	log "FAILED: $*"
+	echo
+	echo "**BPF benchmark failed:** $*"
+	exit 1
+}
+for t in haproxy ss awk; do
+	command -v "$t" >/dev/null || die "$t is not installed (make deps-bench)"
+done
+for f in originmaild originctl smtp_load bpf_lookup; do
+	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing (make $BUILD/$f)"
+done
+[ "$(id -u)" = 0 ] || die "needs root (BPF programs, cgroups)"
+cg2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
+[ -n "$cg2" ] || die "no cgroup2 mount"
+
+tmp=$(mktemp -d /tmp/originmail-bpfbench.XXXXXX)
+chmod 755 "$tmp"
+PIN=/sys/fs/bpf/originmail-bench-$$
+CG=$cg2/originmail-bench-$$
+ON_PID="" OFF_PID="" HAP_PID="" IDLE_PID=""
+ok=0
+
+stop_pid() { # PID [TENTHS]: SIGTERM, then SIGKILL if it is still there
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+	kill "$1" 2>/dev/null || true
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt "${2:-50}" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -9 "$1" 2>/dev/null || true
+}
+stop_om() { # PID: the daemon and its relay-queue worker
+	[ -n "$1" ] || return 0
+	children=$(ps -o pid= --ppid "$1" 2>/dev/null || true)
+	stop_pid "$1" 100
+	for p in $children; do stop_pid "$p" 10; done
+}
+cleanup() {
+	set +e
+	stop_pid "$IDLE_PID"
+	stop_pid "$HAP_PID"
+	stop_om "$ON_PID"
+	stop_om "$OFF_PID"
+	# The daemon ran as nobody at exit and may have had to leave its pins: ours to remove.
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
+	if [ $ok = 1 ] && [ "${BPF_KEEP:-0}" != 1 ]; then
+		rm -rf "$tmp"
+	else
+		log "logs and configuration kept in $tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
+free_port() {
+	p=$1
+	while listening "$p"; do p=$((p + 1)); done
+	echo "$p"
+}
+wait_for() { # SECONDS COMMAND...: until the command succeeds
+	n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# Ports below 32768 so no ephemeral port of the many short connections can hold one.
+base=$((21000 + ($$ % 500) * 20))
+ON_PORT=$(free_port $base)
+OFF_PORT=$(free_port $((ON_PORT + 1)))
+HON_PORT=$(free_port $((OFF_PORT + 1)))
+HOFF_PORT=$(free_port $((HON_PORT + 1)))
+
+: >"$tmp/passwd"
+for mode in on off; do
+	if [ $mode = on ]; then
+		port=$ON_PORT
+		bpf=$(printf 'bpf = on\nbpf_pin_dir = %s\nbpf_cgroup = %s' "$PIN" "$CG")
+	else
+		port=$OFF_PORT
+		bpf="bpf = off"
+	fi
+	mkdir -p "$tmp/$mode"
+	cat >"$tmp/$mode/originmail.conf" <<CONF
+hostname = mx1.example.test
+domains = example.test
+mail_root = $tmp/$mode/mail
+passwd_file = $tmp/passwd
+user = nobody
+log = stderr
+max_connections = 4096
+shutdown_grace = 2s
+$bpf
+
+[listener smtp]
+address = 127.0.0.1:$port
+protocol = smtp
+proxy = required
+proxy_trusted = 127.0.0.1
+CONF
+done
+echo "bench-secret" | "$BUILD/originctl" passwd -c "$tmp/on/originmail.conf" $RCPT >/dev/null ||
+	die "originctl passwd failed"
+chmod 644 "$tmp/passwd"
+"$BUILD/originmaild" -c "$tmp/on/originmail.conf" >"$tmp/on/originmaild.log" 2>&1 &
+ON_PID=$!
+"$BUILD/originmaild" -c "$tmp/off/originmail.conf" >"$tmp/off/originmaild.log" 2>&1 &
+OFF_PID=$!
+for mode in on off; do
+	wait_for 10 grep -qs "originmaild ready" "$tmp/$mode/originmaild.log" ||
+		die "originmaild (bpf = $mode) did not start: $(tail -3 "$tmp/$mode/originmaild.log")"
+done
+grep -q "BPF metadata on" "$tmp/on/originmaild.log" ||
+	die "the bpf = on daemon has no BPF: $(grep BPF "$tmp/on/originmaild.log")"
+
+cat >"$tmp/haproxy.cfg" <<CONF
+global
+    maxconn 8000
+defaults
+    mode tcp
+    maxconn 4000
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend fe_on
+    bind 127.0.0.1:$HON_PORT
+    default_backend be_on
+frontend fe_off
+    bind 127.0.0.1:$HOFF_PORT
+    default_backend be_off
+backend be_on
+    server on 127.0.0.1:$ON_PORT send-proxy
+backend be_off
+    server off 127.0.0.1:$OFF_PORT send-proxy
+CONF
+haproxy -c -q -f "$tmp/haproxy.cfg" || die "haproxy configuration invalid"
+haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+HAP_PID=$!
+wait_for 10 listening "$HOFF_PORT" || die "HAProxy did not start: $(tail -3 "$tmp/haproxy.log")"
+log "bpf = on :$ON_PORT (pid $ON_PID, pins $PIN), bpf = off :$OFF_PORT (pid $OFF_PID)," \
+	"HAProxy :$HON_PORT/:$HOFF_PORT"
+
+frontend_of() { if [ "$1" = on ]; then echo "$HON_PORT"; else echo "$HOFF_PORT"; fi; }
+# run MODE KIND REPEAT: one load run; KIND smtp (full sessions) or conn (connect, 220, QUIT, 221).
+run() {
+	if [ "$2" = smtp ]; then args="-n $SESSIONS -s 10240"; else args="-n $CONNS -g"; fi
+	sync
+	# shellcheck disable=SC2086 # options, split on purpose
+	r=$("$LOAD" -t "127.0.0.1:$(frontend_of "$1")" -c $C $args -T 60 2>>"$tmp/load.log" | grep '^RESULT') ||
+		r="RESULT ok=0 errors=1 sessions_per_s=0"
+	if [ "$3" -gt 0 ]; then
+		echo "$1 $2 $3 $(field "$r" ok) $(field "$r" errors) $(field "$r" sessions_per_s)" >>"$tmp/runs"
+	fi
+	log "bpf = $1, $2 #$3: $(echo "$r" | cut -d' ' -f2-)"
+}
+: >"$tmp/runs"
+for k in smtp conn; do for m in on off; do run $m $k 0; done; done # warm-up: not recorded
+i=1
+while [ $i -le "$REPEATS" ]; do
+	for k in smtp conn; do
+		if [ $((i % 2)) = 1 ]; then
+			run on $k $i
+			run off $k $i
+		else
+			run off $k $i
+			run on $k $i
+		fi
+	done
+	i=$((i + 1))
+done
+
+# The lookup by cookie, with IDLE live entries in the map.
+"$LOAD" -t "127.0.0.1:$HON_PORT" -i "$IDLE" -c 50 -H 120 -T 60 >"$tmp/idle.out" 2>>"$tmp/load.log" &
+IDLE_PID=$!
+wait_for 60 grep -qs '^IDLE' "$tmp/idle.out" || die "$IDLE idle sessions not set up in time"
+lk=$("$BUILD/bpf_lookup" "$PIN" 200000) || die "bpf_lookup failed"
+log "$lk"
+stop_pid "$IDLE_PID"
+IDLE_PID=""
+
+median() { # MODE KIND: "median min max" of sessions/s
+	awk -v m="$1" -v k="$2" '$1 == m && $2 == k {print $6}' "$tmp/runs" | sort -g |
+		awk '{v[NR] = $1} END {
+			printf "%.1f %.1f %.1f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR]}'
+}
+echo
+echo "## BPF metadata: bpf = on against bpf = off, behind the same HAProxy"
+echo
+echo "Machine: $(nproc) cores, $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r)." \
+	"Two originmaild of this build, the same configuration but for \`bpf\` (the on one in its own cgroup and" \
+	"pin directory), HAProxy $(haproxy -v | awk 'NR == 1 {print $3}') \`send-proxy\` to both; client" \
+	"bench/smtp_load at concurrency $C; on and off interleaved, $REPEATS runs each after a warm-up; median [min-max]."
+echo
+echo "| load | bpf = on /s | bpf = off /s | on / off | cost | goal < 3% |"
+echo "|---|---:|---:|---:|---:|:---|"
+for k in smtp conn; do
+	# shellcheck disable=SC2046 # three numbers, split on purpose
+	set -- $(median on $k)
+	on=$1 onr="$2-$3"
+	# shellcheck disable=SC2046 # three numbers, split on purpose
+	set -- $(median off $k)
+	off=$1 offr="$2-$3"
+	if [ $k = smtp ]; then
+		what="SMTP sessions ($SESSIONS per run, 10 KiB message)"
+	else
+		what="connections ($CONNS per run: connect, 220, QUIT, 221)"
+	fi
+	awk -v w="$what" -v a="$on" -v ar="$onr" -v b="$off" -v br="$offr" 'BEGIN {
+		r = b > 0 ? a / b : 0; c = (1 - r) * 100
+		printf "| %s | %.1f [%s] | %.1f [%s] | %.3f | %.1f%% | %s |\n", w, a, ar, b, br, r, c,
+			(c < 3 ? "met" : "**missed**")}'
+done
+echo
+echo "Lookup of a connection entry by socket cookie (\`bpf_map_lookup_elem\` on the pinned \`conns\` LRU hash," \
+	"as om_bpf_verdict does once per accepted connection; bench/bpf_lookup, $(field "$lk" n) calls," \
+	"$(field "$lk" entries) live entries): **$(field "$lk" hit_ns) ns** per hit, $(field "$lk" miss_ns) ns per" \
+	"miss; lookup + update with BPF_EXIST (om_bpf_set_origin, om_bpf_set_session): $(field "$lk" update_ns) ns."
+echo
+echo "Errors in all runs: $(awk '{e += $5} END {print e + 0}' "$tmp/runs")."
+ok=1

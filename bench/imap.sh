@@ -1,0 +1,492 @@
+#!/bin/sh
+# IMAP benchmark: originmaild against Dovecot 2.3, both behind the same HAProxy, in one run.
+#
+#   bench/imap.sh [BUILD [PNG]]      (scripts/bench.sh calls it; `make bench` runs that)
+#
+# Markdown results go to stdout (scripts/bench.sh appends them to bench/results/<date>.md), progress to
+# stderr, the plot of throughput vs concurrency to PNG (default bench/results/<date>-imap.png).
+#
+# What runs, all on loopback, on ports below the ephemeral range, in a temporary directory:
+#   originmaild  one event-loop process (and its relay-queue worker child); one imap listener, tls = none,
+#                allow_plaintext_auth = yes, proxy = required, proxy_trusted = 127.0.0.1 (HAProxy's source),
+#                one user (bench@example.test) made by originctl passwd; drops to nobody.
+#   Dovecot      the Debian package's binaries with a config file of its own (dovecot -c FILE), its own
+#                base_dir and state_dir: protocols = imap, ssl = no, disable_plaintext_auth = no, one
+#                inet_listener with haproxy = yes, haproxy_trusted_networks = 127.0.0.1, passdb and userdb
+#                passwd-file (the same file originctl wrote), mail_uid nobody, maildir:DIR/%d/%n/Maildir,
+#                log to a file. imap-login keeps its shipped service_count (1) and process_min_avail (0);
+#                raised so 64 concurrent and 500 idle sessions fit: default_process_limit 100 -> 1024,
+#                default_client_limit 1000 -> 4096, imap-login and imap process_limit 1024,
+#                mail_max_userip_connections 10 -> 1000 (every session is one user from HAProxy's address).
+#   HAProxy      two frontends, one per server, the same timeouts, each backend `send-proxy` (v1).
+# Both INBOXes are pre-filled by writing Maildir files directly: the same 1,000 messages of ~4 KB (CRLF line
+# ends, in cur/ as seen, `,S=,W=` size hints), owned by nobody.
+# Then, per server, with the load client bench/imap_load (through HAProxy, no PROXY header of its own):
+#   one warm-up run (first SELECT builds each server's UID list and, for Dovecot, its index), then
+#   memory per idle IMAP session: IMAP_IDLE sessions logged in with INBOX selected, held; RSS and PSS summed
+#     over all the server's processes (originmaild: its PID and its child; Dovecot: the master and every
+#     child of it — imap, imap-login, auth, anvil, log, config, stats), minus the same sum before, / sessions.
+#   sessions/s at concurrency 1, 16, 64: REPEATS rounds, servers and concurrencies interleaved; median with
+#     min/max, and the ratio of medians. A session: connect, greeting, LOGIN, SELECT INBOX, FETCH 1:* FLAGS,
+#     UID FETCH <u> BODY.PEEK[], LOGOUT.
+# Everything started is stopped by PID at the end, on failure too (trap).
+#
+# Environment: IMAP_REPEATS (3), IMAP_CONCURRENCY ("1 16 64"), IMAP_IDLE (500), IMAP_MESSAGES (1000),
+# IMAP_SECONDS (30: bound of one run), IMAP_HASH (yescrypt: originctl's; sha512-crypt, made by doveadm pw, is a
+# diagnostic that takes most of LOGIN's cost away), IMAP_KEEP=1 keeps the temp dir, IMAP_PERF=1 adds a
+# `perf record -g` of originmaild during an extra run at the highest concurrency and prints its top frames.
+set -eu
+BUILD=${1:-build}
+cd "$(dirname "$0")/.."
+PNG=${2:-bench/results/$(date +%Y-%m-%d)-imap.png}
+REPEATS=${IMAP_REPEATS:-3}
+CONCURRENCY=${IMAP_CONCURRENCY:-1 16 64}
+IDLE=${IMAP_IDLE:-500}
+MSGS=${IMAP_MESSAGES:-1000}
+SECONDS_MAX=${IMAP_SECONDS:-30}
+HASH=${IMAP_HASH:-yescrypt}
+LOAD="$BUILD/imap_load"
+USER_NAME=bench@example.test
+PASS=bench-secret
+
+log() { echo "imap bench: $*" >&2; }
+die() {
+	log "FAILED: $*"
+	echo
+	echo "**IMAP benchmark failed:** $*"
+	exit 1
+}
+sessions_for() { # sessions per run
+	if [ "$1" -le 1 ]; then echo 100; elif [ "$1" -le 16 ]; then echo 300; else echo 500; fi
+}
+
+for t in haproxy dovecot doveadm gnuplot ss awk; do
+	command -v "$t" >/dev/null || die "$t is not installed (make deps-bench)"
+done
+for f in originmaild originctl imap_load; do
+	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing (make $BUILD/$f)"
+done
+[ "$(id -u)" = 0 ] || die "needs root (Dovecot and originmaild start as root and drop privileges)"
+
+tmp=$(mktemp -d /tmp/originmail-imapbench.XXXXXX)
+chmod 755 "$tmp" # both servers run as other users
+OM_PID="" DC_MASTER="" DC_CONF="$tmp/dc/dovecot.conf" HAP_PID="" IDLE_PID="" PERF_PID=""
+ok=0
+
+stop_pid() { # PID [SECONDS]: SIGTERM, then SIGKILL if it is still there
+	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
+	kill "$1" 2>/dev/null || true
+	i=0
+	while kill -0 "$1" 2>/dev/null && [ $i -lt "${2:-50}" ]; do
+		sleep 0.1
+		i=$((i + 1))
+	done
+	kill -9 "$1" 2>/dev/null || true
+}
+cleanup() {
+	set +e
+	stop_pid "$PERF_PID"
+	stop_pid "$IDLE_PID"
+	stop_pid "$HAP_PID"
+	if [ -n "$OM_PID" ]; then
+		children=$(ps -o pid= --ppid "$OM_PID" 2>/dev/null) # its relay worker
+		stop_pid "$OM_PID" 100
+		for p in $children; do stop_pid "$p" 10; done
+	fi
+	if [ -n "$DC_MASTER" ]; then
+		children=$(ps -o pid= --ppid "$DC_MASTER" 2>/dev/null)
+		doveadm -c "$DC_CONF" stop >/dev/null 2>&1 # SIGTERM to the master's PID (its pid file)
+		stop_pid "$DC_MASTER" 100
+		for p in $children; do stop_pid "$p" 10; done
+	fi
+	if [ $ok = 1 ] && [ "${IMAP_KEEP:-0}" != 1 ]; then
+		rm -rf "$tmp"
+	else
+		log "logs and configuration kept in $tmp"
+	fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
+free_port() {
+	p=$1
+	while listening "$p"; do p=$((p + 1)); done
+	echo "$p"
+}
+wait_for() { # SECONDS COMMAND...: until the command succeeds
+	n=$(($1 * 10))
+	shift
+	while ! "$@"; do
+		n=$((n - 1))
+		[ $n -gt 0 ] || return 1
+		sleep 0.1
+	done
+}
+
+base=$((20000 + ($$ % 500) * 20 + 10))
+O_PORT=$(free_port $base)
+D_PORT=$(free_port $((O_PORT + 1)))
+HO_PORT=$(free_port $((D_PORT + 1)))
+HD_PORT=$(free_port $((HO_PORT + 1)))
+
+# ---- the messages: MSGS files of ~4 KB, CRLF line ends, written once and copied to both INBOXes ----
+mkdir -p "$tmp/msgs"
+awk -v n="$MSGS" -v dir="$tmp/msgs" 'BEGIN {
+	line = sprintf("%076d", 0); gsub(/0/, "x", line)
+	for (i = 1; i <= n; i++) {
+		m = sprintf("Return-Path: <sender@client.example>\r\nFrom: Sender <sender@client.example>\r\n" \
+			"To: <bench@example.test>\r\nSubject: imap bench message %d\r\n" \
+			"Date: Tue, 24 Nov 2026 12:00:00 +0000\r\nMessage-ID: <bench.%d@client.example>\r\n" \
+			"MIME-Version: 1.0\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n", i, i)
+		while (length(m) < 4096 - 80) m = m line "\r\n"
+		name = sprintf("%d.M%dP1.bench,S=%d,W=%d:2,S", 1795000000 + i, i, length(m), length(m))
+		printf "%s", m > (dir "/" name)
+		close(dir "/" name)
+	}
+}'
+fill_maildir() { # MAILDIR
+	mkdir -p "$1/cur" "$1/new" "$1/tmp"
+	cp -p "$tmp"/msgs/* "$1/cur/"
+	chown -R nobody:nogroup "$(dirname "$(dirname "$(dirname "$1")")")"
+}
+
+# ---- originmaild ----
+mkdir -p "$tmp/om"
+cat >"$tmp/om/originmail.conf" <<EOC
+hostname = mx1.example.test
+domains = example.test
+mail_root = $tmp/om/mail
+passwd_file = $tmp/om/passwd
+user = nobody
+log = stderr
+max_connections = 4096
+shutdown_grace = 2s
+
+[listener imap]
+address = 127.0.0.1:$O_PORT
+protocol = imap
+proxy = required
+proxy_trusted = 127.0.0.1
+allow_plaintext_auth = yes
+EOC
+: >"$tmp/om/passwd"
+echo "$PASS" | "$BUILD/originctl" passwd -c "$tmp/om/originmail.conf" $USER_NAME >/dev/null ||
+	die "originctl passwd failed"
+if [ "$HASH" = sha512-crypt ]; then # diagnostic: a cheaper hash both servers know, to see the IMAP work alone
+	echo "$USER_NAME:$(doveadm pw -s SHA512-CRYPT -p "$PASS")" >"$tmp/om/passwd"
+fi
+chmod 644 "$tmp/om/passwd"
+fill_maildir "$tmp/om/mail/example.test/bench/Maildir"
+"$BUILD/originmaild" -c "$tmp/om/originmail.conf" >"$tmp/om/originmaild.log" 2>&1 &
+OM_PID=$!
+wait_for 10 grep -qs "originmaild ready" "$tmp/om/originmaild.log" || die "originmaild did not start: $(tail -3 "$tmp/om/originmaild.log")"
+
+# ---- Dovecot ----
+DC="$tmp/dc"
+mkdir -p "$DC/run" "$DC/state"
+# The same line as originmaild's (originctl writes user@domain:{CRYPT}$y$..., the scheme name Dovecot 2.3
+# knows; older files may say {YESCRYPT}, which Dovecot 2.3 lacks: its {CRYPT} scheme hands the hash to libc's crypt(), which verifies $y$
+# hashes; and its passwd-file userdb refuses a line without uid/gid fields ("missing userdb info"), so they
+# are added, naming nobody/nogroup (what originmaild runs as).
+# shellcheck disable=SC2016 # $y$ is the hash's prefix, not a variable
+sed -e 's/:{YESCRYPT}\$y\$/:{CRYPT}$y$/' -e 's/:*$//' -e "s/\$/:$(id -u nobody):$(id -g nobody)::::/" \
+	"$tmp/om/passwd" >"$DC/passwd"
+chmod 644 "$DC/passwd"
+fill_maildir "$DC/mail/example.test/bench/Maildir"
+cat >"$DC_CONF" <<EOC
+# originmail benchmark: a private Dovecot instance, not /etc/dovecot.
+protocols = imap
+listen = 127.0.0.1
+base_dir = $DC/run
+state_dir = $DC/state
+instance_name = originmail-bench
+log_path = $DC/dovecot.log
+ssl = no
+disable_plaintext_auth = no
+# Behind HAProxy: every connection on the haproxy listener starts with a PROXY header from this address.
+haproxy_trusted_networks = 127.0.0.1
+mail_location = maildir:$DC/mail/%d/%n/Maildir
+mail_uid = nobody
+mail_gid = nogroup
+passdb {
+  driver = passwd-file
+  args = $DC/passwd
+}
+userdb {
+  driver = passwd-file
+  args = $DC/passwd
+}
+# Raised so 64 concurrent and 500 idle sessions fit (shipped: 100, 1000, 10).
+default_process_limit = 1024
+default_client_limit = 4096
+mail_max_userip_connections = 1000
+service imap-login {
+  inet_listener imap {
+    port = 0
+  }
+  inet_listener imaps {
+    port = 0
+  }
+  inet_listener imap_haproxy {
+    address = 127.0.0.1
+    port = $D_PORT
+    haproxy = yes
+  }
+  process_limit = 1024
+}
+service imap {
+  process_limit = 1024
+}
+EOC
+dovecot -c "$DC_CONF" >"$DC/start.log" 2>&1 || die "dovecot start failed: $(tail -3 "$DC/start.log")"
+wait_for 10 test -s "$DC/run/master.pid" || die "dovecot wrote no pid file: $(tail -3 "$DC/dovecot.log")"
+DC_MASTER=$(tr -d ' \n' <"$DC/run/master.pid")
+wait_for 10 listening "$D_PORT" || die "Dovecot does not listen on $D_PORT"
+
+# ---- HAProxy ----
+cat >"$tmp/haproxy.cfg" <<EOC
+global
+    maxconn 8000
+defaults
+    mode tcp
+    maxconn 4000
+    timeout connect 5s
+    timeout client 120s
+    timeout server 120s
+frontend fe_originmaild
+    bind 127.0.0.1:$HO_PORT
+    default_backend be_originmaild
+frontend fe_dovecot
+    bind 127.0.0.1:$HD_PORT
+    default_backend be_dovecot
+backend be_originmaild
+    server originmaild 127.0.0.1:$O_PORT send-proxy
+backend be_dovecot
+    server dovecot 127.0.0.1:$D_PORT send-proxy
+EOC
+haproxy -c -q -f "$tmp/haproxy.cfg" || die "haproxy configuration invalid"
+haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
+HAP_PID=$!
+wait_for 10 listening "$HD_PORT" || die "HAProxy did not start: $(tail -3 "$tmp/haproxy.log")"
+log "originmaild :$O_PORT (pid $OM_PID), Dovecot :$D_PORT (master $DC_MASTER), HAProxy :$HO_PORT/:$HD_PORT (pid $HAP_PID)"
+
+frontend_of() { if [ "$1" = originmaild ]; then echo "$HO_PORT"; else echo "$HD_PORT"; fi; }
+pids_of() { # the server's processes: the main PID and every child of it
+	if [ "$1" = originmaild ]; then m=$OM_PID; else m=$DC_MASTER; fi
+	echo "$m"
+	ps -o pid= --ppid "$m"
+}
+mem_of() { # "RSS_KiB PSS_KiB NPROCS" summed over the server's processes
+	for p in $(pids_of "$1"); do
+		r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
+		s=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
+		echo "${r:-0} ${s:-0}"
+	done | awk '{r += $1; s += $2; n++} END {printf "%d %d %d\n", r, s, n}'
+}
+procs_of() { # "imap x500, imap-login x1, ..."
+	ps -o comm= -p "$(pids_of "$1" | tr -s ' \n' ',' | sed 's/^,//; s/,$//')" | sort | uniq -c | sort -rn |
+		awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1} END {print ""}'
+}
+field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+
+# run SERVER C REPEAT: one load run (REPEAT 0: not recorded)
+run() {
+	srv=$1 c=$2 rep=$3
+	n=$(sessions_for "$c")
+	r=$("$LOAD" -t "127.0.0.1:$(frontend_of "$srv")" -n "$n" -c "$c" -m "$MSGS" -u $USER_NAME -w $PASS \
+		-T "$SECONDS_MAX" 2>>"$tmp/load.log") || true
+	r=$(echo "$r" | grep '^RESULT' || echo "RESULT ok=0 errors=$n elapsed_s=0 sessions_per_s=0 p50_ms=0 p99_ms=0")
+	if [ "$rep" -gt 0 ]; then
+		echo "$srv $c $rep $(field "$r" ok) $(field "$r" errors) $(field "$r" elapsed_s)" \
+			"$(field "$r" sessions_per_s) $(field "$r" p50_ms) $(field "$r" p99_ms)" >>"$tmp/runs"
+	fi
+	log "$srv c=$c #$rep: $(echo "$r" | cut -d' ' -f2-)"
+}
+: >"$tmp/runs"
+# warm-up: the first SELECT builds the UID list (and Dovecot's index); not recorded
+for srv in originmaild dovecot; do run $srv 16 0; done
+
+# ---- memory per idle session (after the warm-up, before the timed runs) ----
+: >"$tmp/mem"
+for srv in originmaild dovecot; do
+	sleep 1
+	# shellcheck disable=SC2046 # three numbers, split on purpose
+	set -- $(mem_of $srv)
+	base_rss=$1 base_pss=$2 base_n=$3
+	"$LOAD" -t "127.0.0.1:$(frontend_of $srv)" -i "$IDLE" -c 16 -m "$MSGS" -u $USER_NAME -w $PASS -H 600 \
+		-T 120 >"$tmp/idle-$srv.out" 2>>"$tmp/load.log" &
+	IDLE_PID=$!
+	wait_for 150 grep -qs '^IDLE' "$tmp/idle-$srv.out" || die "$srv: $IDLE idle sessions not set up in time"
+	sleep 2 # let the last processes settle
+	ready=$(field "$(cat "$tmp/idle-$srv.out")" ready)
+	# shellcheck disable=SC2046 # three numbers, split on purpose
+	set -- $(mem_of $srv)
+	procs=$(procs_of $srv)
+	echo "$srv $base_rss $base_pss $base_n $1 $2 $3 $ready" >>"$tmp/mem"
+	echo "$srv|$procs" >>"$tmp/mem-procs"
+	log "$srv: $ready idle sessions: RSS $base_rss -> $1 KiB, PSS $base_pss -> $2 KiB, $base_n -> $3 processes"
+	stop_pid "$IDLE_PID"
+	IDLE_PID=""
+	sleep 1
+done
+
+# ---- throughput ----
+i=1
+while [ $i -le "$REPEATS" ]; do
+	for c in $CONCURRENCY; do
+		for srv in originmaild dovecot; do run $srv "$c" $i; done
+	done
+	i=$((i + 1))
+done
+
+if [ "${IMAP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
+	cmax=$(echo "$CONCURRENCY" | tr ' ' '\n' | sort -n | tail -1)
+	perf record -F 999 -g -o "$tmp/perf.data" -p "$OM_PID" >/dev/null 2>"$tmp/perf.log" &
+	PERF_PID=$!
+	sleep 1
+	run originmaild "$cmax" 0
+	kill -INT "$PERF_PID" 2>/dev/null || true
+	wait "$PERF_PID" 2>/dev/null || true
+	PERF_PID=""
+fi
+
+# ---- results ----
+stats() { # COLUMN: per (server, c): median min max of that column of $tmp/runs
+	for srv in originmaild dovecot; do
+		for c in $CONCURRENCY; do
+			awk -v s=$srv -v c="$c" -v f="$1" '$1 == s && $2 == c {print $f}' "$tmp/runs" | sort -g |
+				awk -v s=$srv -v c="$c" '{v[NR] = $1} END {
+					m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+					printf "%s %s %.6g %.6g %.6g\n", s, c, m, v[1], v[NR]}'
+		done
+	done
+}
+stats 7 >"$tmp/rate"
+stats 8 >"$tmp/p50"
+stats 9 >"$tmp/p99"
+get() { awk -v s="$2" -v c="$3" -v k="$4" '$1 == s && $2 == c {print $k}' "$tmp/$1"; }
+r1() { awk -v x="$1" 'BEGIN {printf "%.1f", x}'; }
+r2() { awk -v x="$1" 'BEGIN {printf "%.2f", x}'; }
+
+echo
+echo "## IMAP: originmaild vs Dovecot behind the same HAProxy"
+echo
+echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
+	"$(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r);" \
+	"$(df -PT "$tmp" | awk 'NR == 2 {print $2}') under $(dirname "$tmp")."
+echo "Servers: originmaild $("$BUILD/originmaild" --version | awk '{print $2}') (one event-loop process and its relay worker;" \
+	"imap listener with tls = none, allow_plaintext_auth = yes)," \
+	"Dovecot $(dovecot --version | awk '{print $1}') (private instance: ssl = no, disable_plaintext_auth = no, passwd-file passdb/userdb," \
+	"imap-login with its shipped service_count = 1 and process_min_avail = 0; raised: default_process_limit 1024," \
+	"default_client_limit 4096, imap-login and imap process_limit 1024, mail_max_userip_connections 1000;" \
+	"otherwise defaults), HAProxy $(haproxy -v | awk 'NR == 1 {print $3}') (\`send-proxy\` to both, same timeouts)." \
+	"LOGIN is in plain text on loopback for both; no TLS anywhere." \
+	"Client: bench/imap_load, on the same machine, no pipelining; load client, HAProxy and server share the cores."
+echo "Mailbox: INBOX of $MSGS messages of ~4 KB each (the same files for both, written directly into cur/, seen)," \
+	"one user whose password hash is $(sed -n 's/^[^:]*:{\([^}]*\)}.*/\1/p' "$tmp/om/passwd")" \
+	"$(if [ "$HASH" = sha512-crypt ]; then echo "(IMAP_HASH=sha512-crypt, a diagnostic run: not originctl's yescrypt)"; else
+		echo "(originctl's; Dovecot checks the same hash through its {CRYPT} scheme, i.e. libc's crypt())"; fi)," \
+	"the same for both servers, so each LOGIN costs both one hash verification."
+echo "Session: connect, greeting, LOGIN, SELECT INBOX, FETCH 1:* FLAGS, UID FETCH <u> BODY.PEEK[], LOGOUT," \
+	"through HAProxy; sessions per run:" \
+	"$(for c in $CONCURRENCY; do printf '%s at c=%s, ' "$(sessions_for "$c")" "$c"; done | sed 's/, $//');" \
+	"$REPEATS runs each after one warm-up; median [min-max]."
+echo
+echo "### Sessions per second"
+echo
+echo "| concurrency | originmaild | Dovecot | originmaild / Dovecot | goal ≥ 1.5x |"
+echo "|---:|---:|---:|---:|:---|"
+for c in $CONCURRENCY; do
+	om=$(get rate originmaild "$c" 3) dc=$(get rate dovecot "$c" 3)
+	ratio=$(awk -v a="$om" -v b="$dc" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+	verdict=$(awk -v r="$ratio" 'BEGIN {print (r >= 1.5 ? "met" : "**missed**")}')
+	echo "| $c | $(r1 "$om") [$(r1 "$(get rate originmaild "$c" 4)")-$(r1 "$(get rate originmaild "$c" 5)")]" \
+		"| $(r1 "$dc") [$(r1 "$(get rate dovecot "$c" 4)")-$(r1 "$(get rate dovecot "$c" 5)")] | ${ratio}x | $verdict |"
+done
+echo
+echo "### Session latency (ms, connect to LOGOUT's OK; median of the runs' percentiles [min-max])"
+echo
+echo "| concurrency | originmaild p50 | Dovecot p50 | originmaild p99 | Dovecot p99 |"
+echo "|---:|---:|---:|---:|---:|"
+for c in $CONCURRENCY; do
+	line="| $c"
+	for f in p50 p99; do
+		for srv in originmaild dovecot; do
+			line="$line | $(r2 "$(get $f $srv "$c" 3)") [$(r2 "$(get $f $srv "$c" 4)")-$(r2 "$(get $f $srv "$c" 5)")]"
+		done
+	done
+	echo "$line |"
+done
+echo
+echo "### Every run"
+echo
+echo "| server | c | run | ok | errors | seconds | sessions/s | p50 ms | p99 ms |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+awk '{printf "| %s | %s | %s | %s | %s | %.2f | %.1f | %.2f | %.2f |\n", $1, $2, $3, $4, $5, $6, $7, $8, $9}' "$tmp/runs"
+errs=$(awk '{e += $5} END {print e + 0}' "$tmp/runs")
+echo
+echo "Errors in all runs: $errs."
+[ "$errs" = 0 ] || echo "First errors: $(grep 'first error' "$tmp/load.log" | head -3 | sed 's/imap_load: first error: //' | tr '\n' ';')"
+echo
+echo "### Memory per idle IMAP session ($IDLE sessions logged in, INBOX selected, held open)"
+echo
+echo "| server | processes counted (with the sessions open) | RSS before | RSS with sessions | RSS per session | PSS per session | goal < 128 KiB (RSS) |"
+echo "|---|---|---:|---:|---:|---:|:---|"
+while read -r srv brss bpss bn rss pss n ready; do
+	per=$(awk -v a="$rss" -v b="$brss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
+	perp=$(awk -v a="$pss" -v b="$bpss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
+	verdict=$(awk -v p="$per" -v k="$ready" -v want="$IDLE" 'BEGIN {print (k == want && p < 128 ? "met" : "**missed**")}')
+	[ "$srv" = dovecot ] && verdict="(goal is originmaild's)"
+	procs=$(sed -n "s/^$srv|//p" "$tmp/mem-procs")
+	echo "| $srv ($ready sessions) | $procs ($bn before) | $brss KiB | $rss KiB | $per KiB | $perp KiB | $verdict |"
+done <"$tmp/mem"
+echo
+echo "RSS counts each process's shared pages (libraries, the executable) in full, so a server of many processes"
+echo "looks bigger by RSS than it costs; PSS divides shared pages among the processes that map them."
+echo "Kernel socket buffers, the page cache holding the messages, and HAProxy's memory are in neither."
+
+# ---- plot ----
+for c in $CONCURRENCY; do
+	echo "$c $(get rate originmaild "$c" 3) $(get rate originmaild "$c" 4) $(get rate originmaild "$c" 5)" \
+		"$(get rate dovecot "$c" 3) $(get rate dovecot "$c" 4) $(get rate dovecot "$c" 5)"
+done >"$tmp/plot.dat"
+mkdir -p "$(dirname "$PNG")"
+gnuplot <<EOC 2>>"$tmp/gnuplot.log" || log "gnuplot failed: $(cat "$tmp/gnuplot.log")"
+set terminal pngcairo size 800,500 font "sans,10"
+set output "$PNG"
+set title "IMAP sessions/s through HAProxy (INBOX of $MSGS messages): median, min-max of $REPEATS runs"
+set xlabel "concurrent sessions"
+set ylabel "sessions/s"
+set logscale x 2
+set xtics ($(echo "$CONCURRENCY" | tr ' ' '\n' | awk '{printf "%s\"%s\" %s", (NR > 1 ? ", " : ""), $1, $1}'))
+set xrange [0.7:$(echo "$CONCURRENCY" | tr ' ' '\n' | sort -n | tail -1)*1.5]
+set yrange [0:*]
+set key top left
+set grid
+plot "$tmp/plot.dat" using 1:2:3:4 with yerrorlines lw 2 title "originmaild", \
+     "$tmp/plot.dat" using 1:5:6:7 with yerrorlines lw 2 title "Dovecot $(dovecot --version | awk '{print $1}')"
+EOC
+[ -s "$PNG" ] && echo && echo "Plot: ![IMAP sessions/s vs concurrency]($(basename "$PNG"))"
+
+if [ -s "$tmp/perf.data" ]; then
+	echo
+	echo "### Where originmaild's time goes (perf record -g of its event loop during one more run at c=$cmax)"
+	echo
+	echo "By shared object (self time; libcrypt is the password hash of LOGIN, and much of the kernel's share is"
+	echo "page faults and munmap on the memory it allocates per hash):"
+	echo
+	echo '```'
+	perf report -i "$tmp/perf.data" --no-children --stdio --sort dso -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -6 | sed 's/ *- *- *$//'
+	echo '```'
+	echo
+	echo "Top frames by self time:"
+	echo
+	echo '```'
+	perf report -i "$tmp/perf.data" --no-children --stdio --sort symbol -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -15 | sed 's/ *- *- *$//'
+	echo '```'
+fi
+ok=1
