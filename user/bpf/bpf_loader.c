@@ -168,9 +168,10 @@ static int on_event(void *ctx, void *data, size_t len)
 	om_endpoint_format(&e->peer, peer, sizeof(peer));
 	om_endpoint_format(&e->local, local, sizeof(local));
 	switch (e->type) {
-	case OM_EV_OPEN:
-		log_info("BPF: open cookie %llu from %s to %s, verdict %s", (unsigned long long)e->cookie,
-		         peer, local, om_verdict_name(e->verdict));
+	case OM_EV_OPEN: /* "Connection established" already says it at info: one line per connection is
+	                    enough */
+		log_debug("BPF: open cookie %llu from %s to %s, verdict %s", (unsigned long long)e->cookie,
+		          peer, local, om_verdict_name(e->verdict));
 		break;
 	case OM_EV_CLOSE:
 		log_info("BPF: close cookie %llu from %s after %llu ms, %llu bytes out (sk_msg), %llu in, "
