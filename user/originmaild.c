@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "log/log.h"
+#include "net/metrics_http.h"
 #include "net/server.h"
 #include "originmail/version.h"
 #include "relay/relay.h"
@@ -75,6 +76,8 @@ static pid_t start_relay_worker(struct server *srv)
 			close(srv->listeners[i].fd);
 		srv->listeners[i].fd = -1;
 	}
+	metrics_http_close(srv->metrics); /* the parent answers scrapes; the port must go with it */
+	srv->metrics = NULL;
 	int rc = relay_worker_run(&srv->gen->cfg, srv->gen->users, parent);
 	server_close(srv);
 	exit(rc);

@@ -152,6 +152,8 @@ enum pp_status pp_decode(const void *buf, size_t len, const struct pp_options *o
                          enum pp_error *err);
 
 const char *pp_strerror(enum pp_error e);
+/* A short stable token for e ("not_proxy", "v2_crc32c"...): metric labels, machine-readable output. */
+const char *pp_error_name(enum pp_error e);
 const char *pp_command_name(enum pp_command c);
 const char *pp_family_name(enum pp_family f);
 const char *pp_transport_name(enum pp_transport t);

@@ -19,6 +19,7 @@
 #include "bpf/bpf_keys.h"
 #include "bpf/om_bpf.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #ifdef __clang_analyzer__
 /* For the static analyzer only: the generated skeleton frees a half-built skeleton through libbpf, which
  * the analyzer cannot see into (it would report a leak in build/bpf/originmail.skel.h). */
@@ -181,6 +182,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		         (unsigned long long)e->bytes_acked);
 		break;
 	case OM_EV_DROP:
+		metrics_add(M_BPF_DROPPED_BYTES, e->bytes_out);
 		log_warn("BPF: sk_msg dropped %llu bytes to denied peer (cookie %llu): only the refusal line "
 		         "(at most %d bytes) may leave",
 		         (unsigned long long)e->bytes_out, (unsigned long long)e->cookie, OM_DENIED_BUDGET);
@@ -582,6 +584,41 @@ void om_bpf_set_session(const struct om_bpf *b, uint64_t cookie, enum listener_p
 		c.tls = tls;
 		bpf_map_update_elem(fd, &key, &c, BPF_EXIST);
 	}
+}
+
+static unsigned map_entries(int fd, size_t key_size)
+{
+	unsigned char key[64], next[64];
+	unsigned n = 0;
+	void *prev = NULL;
+
+	if (fd < 0 || key_size > sizeof(key))
+		return 0;
+	while (n < 10 * OM_CONNS_MAX && bpf_map_get_next_key(fd, prev, next) == 0) {
+		memcpy(key, next, key_size);
+		prev = key;
+		n++;
+	}
+	return n;
+}
+
+void om_bpf_report_metrics(const struct om_bpf *b)
+{
+	metrics_set(M_BPF_ATTACHED, b != NULL);
+	metrics_clear(metrics_default(), M_BPF_MAP_ENTRIES);
+	if (!b)
+		return;
+	const struct {
+		const char *name;
+		const struct bpf_map *map;
+	} maps[] = {
+	        {OM_PIN_CONNS, b->skel->maps.conns},           {OM_PIN_INSTANCES, b->skel->maps.instances},
+	        {OM_PIN_TRUSTED_V4, b->skel->maps.trusted_v4}, {OM_PIN_TRUSTED_V6, b->skel->maps.trusted_v6},
+	        {OM_PIN_DIRECT_V4, b->skel->maps.direct_v4},   {OM_PIN_DIRECT_V6, b->skel->maps.direct_v6},
+	};
+	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		metrics_set(M_BPF_MAP_ENTRIES, map_entries(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map)),
+		            maps[i].name);
 }
 
 void om_bpf_test_oversend(struct obuf *out)

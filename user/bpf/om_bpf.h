@@ -43,6 +43,9 @@ void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned 
  * b may be NULL (BPF off): nothing to do. */
 void om_bpf_set_session(const struct om_bpf *b, uint64_t cookie, enum listener_proto proto, bool tls);
 
+/* Before a scrape: originmail_bpf_attached, and the entries of each pinned map (b may be NULL: BPF off). */
+void om_bpf_report_metrics(const struct om_bpf *b);
+
 /* Test-only switch (environment ORIGINMAIL_TEST_DENIED_OVERSEND=1): make the daemon queue more than the
  * refusal line for a denied peer, to show that sk_msg stops it. Does nothing otherwise. */
 void om_bpf_test_oversend(struct obuf *out);

@@ -2,6 +2,7 @@
  * One pass over the lines; global keys first, then [listener NAME] sections. Each section is checked as
  * a whole when it ends (address, protocol, TLS files, proxy policy). Nothing but the file itself is read:
  * whether the paths it names exist is the daemon's business at startup. */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -39,6 +40,7 @@ enum ktype {
 	K_VERSIONS,
 	K_CIDRS,
 	K_BPF,
+	K_METRICS, /* a loopback address, or empty */
 };
 
 struct keydef {
@@ -84,6 +86,13 @@ static const struct keydef keys[] = {
         {"bpf", S_GLOBAL, K_BPF, G(bpf), 0, 0, NULL, false},
         {"bpf_cgroup", S_GLOBAL, K_PATH, G(bpf_cgroup), 0, 0, NULL, true},
         {"bpf_pin_dir", S_GLOBAL, K_PATH, G(bpf_pin_dir), 0, 0, NULL, false},
+        {"metrics", S_GLOBAL, K_METRICS, G(metrics_addr), 0, 0, NULL, true},
+        {"metrics_timeout", S_GLOBAL, K_DURATION, G(metrics_timeout_ms), 100, HOUR, "between 100ms and 1h",
+         false},
+        {"metrics_max_clients", S_GLOBAL, K_NUMBER, G(metrics_max_clients), 1, 1024, "between 1 and 1024",
+         false},
+        {"metrics_max_request", S_GLOBAL, K_SIZE, G(metrics_max_request), 256, 1 << 20, "between 256 and 1M",
+         false},
         {"address", S_LISTENER, K_ADDRESS, L(addrs), 0, 0, NULL, false},
         {"protocol", S_LISTENER, K_PROTOCOL, L(proto), 0, 0, NULL, false},
         {"tls", S_LISTENER, K_TLS, L(tls), 0, 0, NULL, false},
@@ -304,6 +313,29 @@ static bool set_versions(struct parser *p, const char *value, unsigned *mask)
 	return true;
 }
 
+/* The metrics endpoint has no authentication: it may only listen where nobody else can reach it. */
+static bool set_metrics(struct parser *p, const char *value)
+{
+	union pp_sockaddr *a = &p->c->metrics_addr;
+	static const unsigned char v6_loopback[16] = {[15] = 1};
+
+	p->c->metrics = false;
+	if (!*value)
+		return true;
+	if (!conf_parse_listen_addr(value, strlen(value), a))
+		return fail(p, "bad address '%s' for metrics (use 127.0.0.1:PORT or [::1]:PORT)", value);
+	bool loopback = a->sa.sa_family == AF_INET
+	                        ? (ntohl(a->in.sin_addr.s_addr) >> 24) == 127
+	                        : !memcmp(&a->in6.sin6_addr, v6_loopback, sizeof(v6_loopback));
+	if (!loopback)
+		return fail(p,
+		            "metrics must listen on a loopback address (127.0.0.0/8 or [::1]), not '%s': the "
+		            "endpoint has no authentication",
+		            value);
+	p->c->metrics = true;
+	return true;
+}
+
 static bool set_cidrs(struct parser *p, const struct keydef *k, const char *value, struct cidr_set *set)
 {
 	const char *bad = NULL;
@@ -438,6 +470,8 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 			return fail(p, "bpf must be auto, on or off");
 		*(enum bpf_setting *)slot = i == 3 ? BPF_ON : (enum bpf_setting)i; /* "required" is "on" */
 		return true;
+	case K_METRICS:
+		return set_metrics(p, v);
 	}
 	return fail(p, "internal error: key '%s' has no type", k->name);
 }
@@ -674,6 +708,9 @@ static bool set_defaults(struct config *c)
 	c->bpf = BPF_AUTO;
 	c->bpf_cgroup = strdup("");
 	c->bpf_pin_dir = strdup("/sys/fs/bpf/originmail");
+	c->metrics_timeout_ms = 10 * 1000;
+	c->metrics_max_clients = 16;
+	c->metrics_max_request = 8192;
 	return c->mail_root && c->passwd_file && c->run_as && c->relay_host && c->relay_ca && c->log &&
 	       c->bpf_cgroup && c->bpf_pin_dir;
 }
@@ -701,6 +738,15 @@ out:
 	if (!ok)
 		config_free(out);
 	return ok;
+}
+
+const char *config_key_name(size_t i, bool *listener)
+{
+	if (i >= NKEYS)
+		return NULL;
+	if (listener)
+		*listener = keys[i].scope == S_LISTENER;
+	return keys[i].name;
 }
 
 bool config_parse(const char *text, const char *name, struct config *out, char *err, size_t errlen)

@@ -56,6 +56,11 @@ struct config {
 	enum bpf_setting bpf;        /* bpf = auto | on | off (read at start only) */
 	char *bpf_cgroup;            /* bpf_cgroup = PATH (empty: the daemon's own cgroup) */
 	char *bpf_pin_dir;           /* bpf_pin_dir = /sys/fs/bpf/originmail */
+	bool metrics;                /* metrics = 127.0.0.1:9154 (loopback only; empty: off) */
+	union pp_sockaddr metrics_addr;
+	unsigned metrics_timeout_ms;   /* metrics_timeout = 10s: a scrape's request must arrive by then */
+	unsigned metrics_max_clients;  /* metrics_max_clients = 16 scrapes at once */
+	size_t metrics_max_request;    /* metrics_max_request = 8K: request line and headers */
 	struct listener_conf *listeners;
 	size_t nlisteners;
 };
@@ -74,5 +79,8 @@ bool config_is_local_domain(const struct config *c, const char *domain, size_t l
 const char *config_proto_name(enum listener_proto p);
 const char *config_tls_name(enum tls_mode t);          /* "none", "starttls", "implicit" */
 const char *config_proxy_mode_name(enum proxy_mode m); /* "required", "optional", "off" */
+/* The keys the parser knows, from its own table (the man page test compares them with originmail.conf(5)):
+ * the name of key i, or NULL past the last; *listener tells its scope. */
+const char *config_key_name(size_t i, bool *listener);
 
 #endif

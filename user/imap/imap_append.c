@@ -5,6 +5,7 @@
 
 #include "imap/imap_internal.h"
 #include "imap/imap_msg.h"
+#include "metrics/metrics.h"
 #include "store/folders.h"
 
 void imap_cmd_append(struct imap_session *s, const char *tag, struct imap_parser *ps, struct obuf *out,
@@ -36,6 +37,10 @@ void imap_cmd_append(struct imap_session *s, const char *tag, struct imap_parser
 	uint32_t new_uid = 0, validity = 0;
 	bool ok = m && mbox_append(m, data, len, flags, date, &new_uid, &validity, err, sizeof(err));
 	mbox_close(m);
+	if (ok) {
+		metrics_inc(M_MESSAGES, "imap");
+		metrics_add(M_STORED_BYTES, len, "imap");
+	}
 	if (!ok)
 		imap_event(s, "append to %s: %s", name, data ? err : "out of memory");
 	free(data);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "imap/imap_internal.h"
+#include "metrics/metrics.h"
 #include "store/folders.h"
 #include "store/maildir.h"
 
@@ -19,6 +20,7 @@ static bool allowed(const struct imap_session *s)
 static void failure(struct imap_session *s, struct obuf *out, const char *tag, const char *user)
 {
 	s->auth_failures++;
+	metrics_inc(M_LOGINS, "imap", "failed");
 	imap_event(s, "login failed for %s", user && *user ? user : "(none)");
 	if (s->auth_failures >= IMAP_MAX_AUTH_FAILURES) /* the untagged BYE first, as for LOGOUT */
 		imap_bye(s, out, "Too many authentication failures");
@@ -47,6 +49,7 @@ static void success(struct imap_session *s, struct obuf *out, const char *tag, c
 		return;
 	}
 	s->state = IS_AUTH;
+	metrics_inc(M_LOGINS, "imap", "ok");
 	imap_event(s, "login %s", user);
 	obuf_printf(out, "%s OK [CAPABILITY ", tag);
 	imap_capabilities(s, out);

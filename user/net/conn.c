@@ -13,6 +13,7 @@
 
 #include "bpf/om_bpf.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "net/tls.h"
 
 #define READ_CHUNK      16384
@@ -137,12 +138,14 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	}
 
 	if (s->nconns > c->gen->cfg.max_connections) {
+		metrics_inc(M_CONNECTIONS, c->lc->name, config_proto_name(c->lc->proto), "too-many");
 		refuse(c, "too many connections, try again later");
 		return;
 	}
 	c->verdict = policy_classify(c->lc, &c->origin.peer.sa);
 	if (s->bpf) /* the kernel classified it at the handshake: one lookup by cookie */
 		c->verdict = om_bpf_verdict(s->bpf, c->origin.cookie, c->verdict);
+	metrics_inc(M_CONNECTIONS, c->lc->name, config_proto_name(c->lc->proto), policy_verdict_name(c->verdict));
 	/* Behind a proxy the line waits for the header: a health check (PROXY LOCAL) is not worth one. */
 	if (c->verdict == VERDICT_DENIED || c->verdict == VERDICT_DIRECT)
 		log_info("Connection established from %s on %s", c->origin.peer_ip, c->lc->name);
@@ -174,6 +177,8 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 {
 	struct origin *o = &c->origin;
 
+	metrics_inc(M_PROXY_HEADERS, h->version == 1 ? "1" : "2", h->command == PP_CMD_LOCAL ? "local" : "proxy");
+	metrics_observe(M_PROXY_WAIT, (double)(now_ms() - c->started_ms) / 1000.0, c->lc->name);
 	if (h->command == PP_CMD_PROXY &&
 	    (h->src.sa.sa_family == AF_INET || h->src.sa.sa_family == AF_INET6)) {
 		o->client = h->src;
@@ -216,6 +221,8 @@ static void on_proxy_readable(struct conn *c)
 			if (c->pp->have == 0)
 				log_debug("Connection from %s closed before a PROXY header",
 				          c->origin.peer_ip);
+			if (c->pp->have)
+				metrics_inc(M_PROXY_ERRORS, "closed");
 			conn_close(c, c->pp->have ? "closed inside the PROXY header" : NULL);
 			return;
 		}
@@ -243,6 +250,7 @@ static void on_proxy_readable(struct conn *c)
 			}
 		} else {
 			enum pp_error e = pp_decoder_error(c->pp);
+			metrics_inc(M_PROXY_ERRORS, pp_error_name(e));
 			refuse(c, e == PP_ERR_NOT_PROXY ? "PROXY protocol header required" : pp_strerror(e));
 			return;
 		}
@@ -296,6 +304,7 @@ static void on_handshake(struct conn *c)
 	if (r == 1) {
 		tls_describe(c->ssl, c->tls_info, sizeof(c->tls_info));
 		log_info("TLS established with %s: %s", client(c), c->tls_info);
+		metrics_inc(M_TLS_HANDSHAKES, c->lc->name);
 		if (c->session) { /* after STARTTLS */
 			om_bpf_set_session(c->srv->bpf, c->origin.cookie, c->lc->proto, true);
 			c->state = CONN_ACTIVE;
@@ -317,6 +326,7 @@ static void on_handshake(struct conn *c)
 	default: {
 		char e[256], why[300];
 		snprintf(why, sizeof(why), "TLS handshake failed: %s", tls_last_error(e, sizeof(e)));
+		metrics_inc(M_TLS_FAILURES, c->lc->name, "error");
 		conn_close(c, why);
 		return;
 	}
@@ -347,6 +357,7 @@ static bool deliver_input(struct conn *c, const char *data, size_t len)
 		enum pp_status st = pp_decode(data, len, NULL, &h, &e);
 		if (st == PP_DONE || (st == PP_ERROR && e != PP_ERR_NOT_PROXY)) {
 			c->out.len = 0;
+			metrics_inc(M_PROXY_ERRORS, "untrusted_peer");
 			refuse(c, "PROXY header from a peer that is not a trusted proxy");
 			return false;
 		}
@@ -557,9 +568,12 @@ void conn_on_timeout(struct conn *c)
 			start_session(c);
 			return;
 		}
+		metrics_inc(M_PROXY_ERRORS, "timeout");
 		refuse(c, "PROXY protocol header not received in time");
 		return;
 	case CONN_TLS_HANDSHAKE:
+		if (c->ssl)
+			metrics_inc(M_TLS_FAILURES, c->lc->name, "timeout");
 		conn_close(c, "TLS handshake timed out");
 		return;
 	case CONN_ACTIVE:

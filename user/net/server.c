@@ -14,7 +14,9 @@
 
 #include "bpf/om_bpf.h"
 #include "log/log.h"
+#include "metrics/metrics.h"
 #include "net/conn.h"
+#include "net/metrics_http.h"
 #include "net/proto.h"
 #include "net/tls.h"
 
@@ -138,6 +140,8 @@ bool server_bind(struct server *s, char *err, size_t errlen)
 			s->nlisteners++;
 		}
 	}
+	if (cfg->metrics && !(s->metrics = metrics_http_bind(cfg, err, errlen)))
+		return false;
 	return true;
 }
 
@@ -151,7 +155,9 @@ static bool same_listeners(const struct config *a, const struct config *b)
 		    memcmp(x->addrs, y->addrs, x->naddrs * sizeof(*x->addrs)))
 			return false;
 	}
-	return true;
+	/* The metrics socket is bound once, like the listeners. */
+	return a->metrics == b->metrics &&
+	       (!a->metrics || !memcmp(&a->metrics_addr, &b->metrics_addr, sizeof(a->metrics_addr)));
 }
 
 /* SIGHUP: a new generation for new connections; live sessions keep theirs until they end. */
@@ -165,7 +171,8 @@ static void reload(struct server *s)
 		return;
 	}
 	if (!same_listeners(&s->gen->cfg, &g->cfg)) {
-		log_err("Reload refused: listeners (names or addresses) changed; restart to apply");
+		log_err("Reload refused: listeners (names or addresses) or the metrics address changed; restart "
+		        "to apply");
 		generation_unref(g);
 		return;
 	}
@@ -234,6 +241,15 @@ static void sweep(struct server *s)
 	}
 }
 
+/* Before a scrape: the gauges that are read, not counted. */
+static void refresh_gauges(void *arg)
+{
+	const struct server *s = arg;
+
+	metrics_set(M_CONNECTIONS_OPEN, s->nconns);
+	om_bpf_report_metrics(s->bpf);
+}
+
 /* Tags distinguishing the loop's own fds from connections in epoll data. */
 static char signal_tag, bpf_tag;
 
@@ -261,6 +277,10 @@ int server_run(struct server *s)
 		struct epoll_event lev = {.events = EPOLLIN, .data.ptr = &s->listeners[i]};
 		epoll_ctl(s->epfd, EPOLL_CTL_ADD, s->listeners[i].fd, &lev);
 	}
+	if (s->metrics && !metrics_http_start(s->metrics, s->epfd, refresh_gauges, s)) {
+		log_err("metrics endpoint: %s", strerror(errno));
+		return 1;
+	}
 	if (s->bpf) {
 		struct epoll_event bev = {.events = EPOLLIN, .data.ptr = &bpf_tag};
 		epoll_ctl(s->epfd, EPOLL_CTL_ADD, om_bpf_event_fd(s->bpf), &bev);
@@ -283,6 +303,8 @@ int server_run(struct server *s)
 				om_bpf_poll(s->bpf);
 			else if (p >= (void *)s->listeners && p < (void *)(s->listeners + s->nlisteners))
 				on_accept(s, p);
+			else if (metrics_http_owns(s->metrics, p))
+				metrics_http_on_events(s->metrics, p, ev[i].events);
 			else
 				conn_on_events(p, ev[i].events);
 		}
@@ -292,6 +314,7 @@ int server_run(struct server *s)
 			start_drain(s);
 		if (now_ms() >= next_sweep) {
 			sweep(s);
+			metrics_http_sweep(s->metrics, now_ms());
 			next_sweep = now_ms() + SWEEP_MS;
 		}
 	}
@@ -311,6 +334,8 @@ void server_close(struct server *s)
 		if (s->listeners[i].fd >= 0)
 			close(s->listeners[i].fd);
 	free(s->listeners);
+	metrics_http_close(s->metrics);
+	s->metrics = NULL;
 	if (s->epfd > 0)
 		close(s->epfd);
 	if (s->sigfd > 0)

@@ -30,6 +30,35 @@ const char *pp_strerror(enum pp_error e)
 	return (unsigned)e < PP_ERR__COUNT && msg[e] ? msg[e] : "unknown PROXY error";
 }
 
+const char *pp_error_name(enum pp_error e)
+{
+	static const char *const name[PP_ERR__COUNT] = {
+	        [PP_OK] = "ok",
+	        [PP_ERR_NOT_PROXY] = "not_proxy",
+	        [PP_ERR_VERSION_REFUSED] = "version_refused",
+	        [PP_ERR_V1_TOO_LONG] = "v1_too_long",
+	        [PP_ERR_V1_NO_CRLF] = "v1_no_crlf",
+	        [PP_ERR_V1_SYNTAX] = "v1_syntax",
+	        [PP_ERR_V1_PROTO] = "v1_proto",
+	        [PP_ERR_V1_SRC_ADDR] = "v1_src_addr",
+	        [PP_ERR_V1_DST_ADDR] = "v1_dst_addr",
+	        [PP_ERR_V1_SRC_PORT] = "v1_src_port",
+	        [PP_ERR_V1_DST_PORT] = "v1_dst_port",
+	        [PP_ERR_V2_VERSION] = "v2_version",
+	        [PP_ERR_V2_COMMAND] = "v2_command",
+	        [PP_ERR_V2_FAMILY] = "v2_family",
+	        [PP_ERR_V2_TOO_LARGE] = "v2_too_large",
+	        [PP_ERR_V2_ADDR_LEN] = "v2_addr_len",
+	        [PP_ERR_V2_TLV_TRUNCATED] = "v2_tlv_truncated",
+	        [PP_ERR_V2_TLV_DUPLICATE] = "v2_tlv_duplicate",
+	        [PP_ERR_V2_TLV_LENGTH] = "v2_tlv_length",
+	        [PP_ERR_V2_SSL_TRUNCATED] = "v2_ssl_truncated",
+	        [PP_ERR_V2_CRC32C] = "v2_crc32c",
+	        [PP_ERR_NOMEM] = "nomem",
+	};
+	return (unsigned)e < PP_ERR__COUNT && name[e] ? name[e] : "unknown";
+}
+
 const char *pp_command_name(enum pp_command c)
 {
 	return c == PP_CMD_LOCAL ? "LOCAL" : "PROXY";

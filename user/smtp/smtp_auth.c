@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "metrics/metrics.h"
 #include "smtp/smtp_internal.h"
 
 void smtp_auth_clear(struct smtp_session *s)
@@ -55,6 +56,7 @@ static void success(struct smtp_session *s, const char *user, struct obuf *out)
 		return;
 	}
 	s->auth_user = u;
+	metrics_inc(M_LOGINS, config_proto_name(s->ctx.lc ? s->ctx.lc->proto : PROTO_SUBMISSION), "ok");
 	smtp_event(s, "authenticated as %s", u);
 	smtp_reply(s, out, "235 2.7.0 Authentication successful");
 }
@@ -62,6 +64,7 @@ static void success(struct smtp_session *s, const char *user, struct obuf *out)
 static void failure(struct smtp_session *s, const char *user, struct obuf *out)
 {
 	s->auth_failures++;
+	metrics_inc(M_LOGINS, config_proto_name(s->ctx.lc ? s->ctx.lc->proto : PROTO_SUBMISSION), "failed");
 	smtp_event(s, "authentication failed for %s", user && *user ? user : "(none)");
 	smtp_reply(s, out, "535 5.7.8 Authentication credentials invalid");
 	if (s->auth_failures >= SMTP_MAX_AUTH_FAILURES)

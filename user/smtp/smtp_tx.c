@@ -8,6 +8,7 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "metrics/metrics.h"
 #include "relay/relay.h"
 #include "smtp/smtp_internal.h"
 #include "store/maildir.h"
@@ -402,6 +403,11 @@ bool smtp_tx_commit(struct smtp_session *s)
 	}
 	if (ok && s->spool)
 		relay_spool_commit(s->spool);
+	if (ok) {
+		const char *proto = config_proto_name(s->ctx.lc ? s->ctx.lc->proto : PROTO_SMTP);
+		metrics_inc(M_MESSAGES, proto);
+		metrics_add(M_STORED_BYTES, s->msg_bytes, proto);
+	}
 	if (ok && s->nrelay)
 		smtp_event(s, "queued as %s: %u recipient%s (%u to relay), %llu bytes", s->id, total,
 		           total == 1 ? "" : "s", s->nrelay, (unsigned long long)s->msg_bytes);
