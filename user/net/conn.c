@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "bpf/om_bpf.h"
@@ -24,6 +25,13 @@ static char rbuf[READ_CHUNK + 1]; /* one process, one thread: a shared read buff
 
 static void start_session(struct conn *c);
 static bool flush(struct conn *c);
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
 
 static const char *client(const struct conn *c)
 {
@@ -110,6 +118,7 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	c->fd = fd;
 	c->id = ++s->conn_seq;
 	c->started_ms = now_ms();
+	c->accepted_ns = mono_ns();
 	len = sizeof(c->origin.peer);
 	bool gone = getpeername(fd, &c->origin.peer.sa, &len) != 0; /* reset before we got to it */
 	len = sizeof(c->origin.local);
@@ -178,7 +187,7 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 	struct origin *o = &c->origin;
 
 	metrics_inc(M_PROXY_HEADERS, h->version == 1 ? "1" : "2", h->command == PP_CMD_LOCAL ? "local" : "proxy");
-	metrics_observe(M_PROXY_WAIT, (double)(now_ms() - c->started_ms) / 1000.0, c->lc->name);
+	metrics_observe(M_PROXY_WAIT, (double)(mono_ns() - c->accepted_ns) / 1e9, c->lc->name);
 	if (h->command == PP_CMD_PROXY &&
 	    (h->src.sa.sa_family == AF_INET || h->src.sa.sa_family == AF_INET6)) {
 		o->client = h->src;

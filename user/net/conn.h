@@ -37,6 +37,7 @@ struct conn {
 	char *in; /* received bytes the session has not consumed yet */
 	size_t in_len, in_cap;
 	uint64_t deadline_ms, started_ms;
+	uint64_t accepted_ns; /* CLOCK_MONOTONIC: the PROXY header wait histogram needs better than ms */
 	/* The inactivity deadline; deadline_ms is earlier for a polled session (proto.h). */
 	uint64_t expire_ms;
 	unsigned events; /* what epoll watches now */

@@ -1,6 +1,7 @@
 /* JSON writer: keys and commas in one place so each subcommand only says what it prints. */
 #include "json.h"
 
+#include <math.h>
 #include <string.h>
 
 static void key(struct json *j, const char *k)
@@ -120,4 +121,14 @@ void json_hex(struct json *j, const char *k, const void *s, size_t len)
 	for (size_t i = 0; i < len; i++)
 		fprintf(j->out, "%02x", p[i]);
 	fputc('"', j->out);
+}
+
+/* A number; JSON has no NaN or infinities: those are written as null. */
+void json_double(struct json *j, const char *k, double v)
+{
+	key(j, k);
+	if (isnan(v) || isinf(v))
+		fputs("null", j->out);
+	else
+		fprintf(j->out, "%.17g", v);
 }

@@ -21,5 +21,6 @@ void json_cstr(struct json *j, const char *key, const char *s);
 void json_int(struct json *j, const char *key, long long v);
 void json_bool(struct json *j, const char *key, bool v);
 void json_hex(struct json *j, const char *key, const void *s, size_t len);
+void json_double(struct json *j, const char *key, double v);
 
 #endif

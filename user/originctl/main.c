@@ -15,6 +15,7 @@ static const struct {
         {"passwd", cmd_passwd, "[-c CONFIG] USER@DOMAIN  set a user's password (yescrypt)"},
         {"conns", cmd_conns, "[--json] [--pin-dir DIR]  live connections from the pinned BPF maps"},
         {"policy", cmd_policy, "[--json] [--pin-dir DIR]  CIDR lists loaded into the pinned BPF tries"},
+        {"stats", cmd_stats, "[--json] [ADDR]  an instance's metrics (default 127.0.0.1:9154) as a table"},
 };
 
 static void usage(FILE *f)
