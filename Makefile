@@ -173,6 +173,9 @@ install: $(PROGRAMS)
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(PREFIX)/share/doc/originmail/
 	install -d $(DESTDIR)$(PREFIX)/share/doc/originmail/examples
 	install -m 0644 examples/originmail.conf $(DESTDIR)$(PREFIX)/share/doc/originmail/examples/
+	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 0644 man/originmail.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/originmaild.8 man/originctl.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf build

@@ -11,7 +11,7 @@ set -eu
 build="make gcc clang llvm lld pkg-config libc6-dev linux-libc-dev libbpf-dev bpftool libelf-dev zlib1g-dev
        libssl-dev libcrypt-dev libcmocka-dev libgmime-3.0-dev libclang-rt-14-dev openssl
        clang-format cppcheck"
-test="$build python3 iproute2 haproxy nginx-light libnginx-mod-stream swaks curl valgrind procps psmisc isync"
+test="$build python3 iproute2 haproxy nginx-light libnginx-mod-stream swaks curl valgrind procps psmisc isync mandoc"
 demo="$build python3 iproute2 haproxy swaks curl openssl nginx-light libnginx-mod-stream procps psmisc"
 vmtest="$build qemu-system-x86 busybox-static cpio kmod"
 bench="$test postfix dovecot-imapd gnuplot-nox"

@@ -617,7 +617,8 @@ void om_bpf_report_metrics(const struct om_bpf *b)
 	        {OM_PIN_DIRECT_V4, b->skel->maps.direct_v4},   {OM_PIN_DIRECT_V6, b->skel->maps.direct_v6},
 	};
 	for (size_t i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-		metrics_set(M_BPF_MAP_ENTRIES, map_entries(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map)),
+		metrics_set(M_BPF_MAP_ENTRIES,
+		            map_entries(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map)),
 		            maps[i].name);
 }
 

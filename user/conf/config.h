@@ -58,9 +58,9 @@ struct config {
 	char *bpf_pin_dir;           /* bpf_pin_dir = /sys/fs/bpf/originmail */
 	bool metrics;                /* metrics = 127.0.0.1:9154 (loopback only; empty: off) */
 	union pp_sockaddr metrics_addr;
-	unsigned metrics_timeout_ms;   /* metrics_timeout = 10s: a scrape's request must arrive by then */
-	unsigned metrics_max_clients;  /* metrics_max_clients = 16 scrapes at once */
-	size_t metrics_max_request;    /* metrics_max_request = 8K: request line and headers */
+	unsigned metrics_timeout_ms;  /* metrics_timeout = 10s: a scrape's request must arrive by then */
+	unsigned metrics_max_clients; /* metrics_max_clients = 16 scrapes at once */
+	size_t metrics_max_request;   /* metrics_max_request = 8K: request line and headers */
 	struct listener_conf *listeners;
 	size_t nlisteners;
 };

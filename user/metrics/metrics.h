@@ -98,7 +98,7 @@ void metrics_text_free(struct metrics_text *t);
 const char *metric_sample_label(const struct metric_sample *s, const char *name);
 
 /* The same on the default registry. */
-#define METRIC_LABELS(...) ((const char *const[METRIC_MAX_LABELS]){__VA_ARGS__})
+#define METRIC_LABELS(...)         ((const char *const[METRIC_MAX_LABELS]){__VA_ARGS__})
 #define metrics_add(m, n, ...)     metrics_add_to(metrics_default(), (m), (n), METRIC_LABELS(__VA_ARGS__))
 #define metrics_inc(m, ...)        metrics_add(m, 1, __VA_ARGS__)
 #define metrics_set(m, v, ...)     metrics_set_in(metrics_default(), (m), (v), METRIC_LABELS(__VA_ARGS__))

@@ -154,7 +154,8 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	c->verdict = policy_classify(c->lc, &c->origin.peer.sa);
 	if (s->bpf) /* the kernel classified it at the handshake: one lookup by cookie */
 		c->verdict = om_bpf_verdict(s->bpf, c->origin.cookie, c->verdict);
-	metrics_inc(M_CONNECTIONS, c->lc->name, config_proto_name(c->lc->proto), policy_verdict_name(c->verdict));
+	metrics_inc(M_CONNECTIONS, c->lc->name, config_proto_name(c->lc->proto),
+	            policy_verdict_name(c->verdict));
 	/* Behind a proxy the line waits for the header: a health check (PROXY LOCAL) is not worth one. */
 	if (c->verdict == VERDICT_DENIED || c->verdict == VERDICT_DIRECT)
 		log_info("Connection established from %s on %s", c->origin.peer_ip, c->lc->name);
@@ -186,7 +187,8 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 {
 	struct origin *o = &c->origin;
 
-	metrics_inc(M_PROXY_HEADERS, h->version == 1 ? "1" : "2", h->command == PP_CMD_LOCAL ? "local" : "proxy");
+	metrics_inc(M_PROXY_HEADERS, h->version == 1 ? "1" : "2",
+	            h->command == PP_CMD_LOCAL ? "local" : "proxy");
 	metrics_observe(M_PROXY_WAIT, (double)(mono_ns() - c->accepted_ns) / 1e9, c->lc->name);
 	if (h->command == PP_CMD_PROXY &&
 	    (h->src.sa.sa_family == AF_INET || h->src.sa.sa_family == AF_INET6)) {

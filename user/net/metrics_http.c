@@ -39,7 +39,6 @@ struct metrics_http *metrics_http_bind(const struct config *cfg, char *err, size
 	const union pp_sockaddr *a = &cfg->metrics_addr;
 	socklen_t len = a->sa.sa_family == AF_INET6 ? sizeof(a->in6) : sizeof(a->in);
 	struct metrics_http *m = calloc(1, sizeof(*m));
-	char text[INET6_ADDRSTRLEN];
 	int one = 1;
 
 	if (m)
@@ -60,6 +59,7 @@ struct metrics_http *metrics_http_bind(const struct config *cfg, char *err, size
 	if (m->fd >= 0)
 		setsockopt(m->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
 	if (m->fd < 0 || bind(m->fd, &a->sa, len) != 0 || listen(m->fd, 64) != 0) {
+		char text[INET6_ADDRSTRLEN];
 		snprintf(err, errlen, "cannot listen on %s port %u (metrics): %s",
 		         pp_sockaddr_ntop(a, text, sizeof(text)), pp_sockaddr_port(a), strerror(errno));
 		metrics_http_close(m);
@@ -71,8 +71,7 @@ struct metrics_http *metrics_http_bind(const struct config *cfg, char *err, size
 bool metrics_http_start(struct metrics_http *m, int epfd, metrics_refresh_fn refresh, void *arg)
 {
 	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &m->listen_tag};
-	char text[INET6_ADDRSTRLEN];
-	union pp_sockaddr a;
+	union pp_sockaddr a = {0};
 	socklen_t len = sizeof(a);
 
 	m->epfd = epfd;
@@ -80,6 +79,7 @@ bool metrics_http_start(struct metrics_http *m, int epfd, metrics_refresh_fn ref
 	m->arg = arg;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, m->fd, &ev) != 0)
 		return false;
+	char text[INET6_ADDRSTRLEN];
 	if (getsockname(m->fd, &a.sa, &len) == 0)
 		log_info("Metrics on http://%s%s%s:%u/metrics", a.sa.sa_family == AF_INET6 ? "[" : "",
 		         pp_sockaddr_ntop(&a, text, sizeof(text)), a.sa.sa_family == AF_INET6 ? "]" : "",
@@ -172,11 +172,12 @@ static void respond(struct metrics_http *m, struct http_client *c, int status)
 	} else {
 		obuf_printf(&body, "%d %s\n", status, reason(status));
 	}
-	obuf_printf(&c->out,
-	            "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
-	            status, reason(status),
-	            status == 200 ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8",
-	            body.len, status == 405 ? "Allow: GET\r\n" : "");
+	obuf_printf(
+	        &c->out,
+	        "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n%sConnection: close\r\n\r\n",
+	        status, reason(status),
+	        status == 200 ? "text/plain; version=0.0.4; charset=utf-8" : "text/plain; charset=utf-8",
+	        body.len, status == 405 ? "Allow: GET\r\n" : "");
 	obuf_append(&c->out, body.data, body.len);
 	obuf_free(&body);
 	c->responding = true;
@@ -195,7 +196,8 @@ static void on_accept(struct metrics_http *m)
 			if (m->clients[i].fd < 0)
 				c = &m->clients[i];
 		struct epoll_event ev = {.events = EPOLLIN, .data.ptr = c};
-		if (!c || !(c->req = malloc(m->max_request)) || epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+		if (!c || !(c->req = malloc(m->max_request)) ||
+		    epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			/* metrics_max_clients scrapes at once: a further one waits for none of them */
 			if (c) {
 				free(c->req);

@@ -171,7 +171,8 @@ static void reload(struct server *s)
 		return;
 	}
 	if (!same_listeners(&s->gen->cfg, &g->cfg)) {
-		log_err("Reload refused: listeners (names or addresses) or the metrics address changed; restart "
+		log_err("Reload refused: listeners (names or addresses) or the metrics address changed; "
+		        "restart "
 		        "to apply");
 		generation_unref(g);
 		return;

@@ -23,7 +23,8 @@
 static int usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: originctl stats [--json] [ADDR]\n"
-	           "  the figures of one originmaild's metrics endpoint (its `metrics` key), as a table or JSON;\n"
+	           "  the figures of one originmaild's metrics endpoint (its `metrics` key), as a table or "
+	           "JSON;\n"
 	           "  ADDR is HOST:PORT or [IPv6]:PORT (default " DEFAULT_ADDR ").\n"
 	           "Exit: 0 printed, 1 cannot connect or bad response, 64 usage.\n");
 	return rc;
@@ -42,7 +43,8 @@ static bool split_addr(const char *addr, char *host, size_t hcap, char *port, si
 		colon = close + 1;
 	} else {
 		colon = strrchr(addr, ':');
-		if (!colon || colon == addr || (size_t)(colon - addr) >= hcap || memchr(addr, ':', (size_t)(colon - addr)))
+		if (!colon || colon == addr || (size_t)(colon - addr) >= hcap ||
+		    memchr(addr, ':', (size_t)(colon - addr)))
 			return false;
 		snprintf(host, hcap, "%.*s", (int)(colon - addr), addr);
 	}
@@ -91,14 +93,16 @@ static char *fetch(const char *addr, size_t *len)
 	}
 	fd = connect_to(host, port);
 	if (fd < 0) {
-		fprintf(stderr, "originctl: cannot connect to %s: %s (is `metrics` set in its configuration?)\n",
+		fprintf(stderr,
+		        "originctl: cannot connect to %s: %s (is `metrics` set in its configuration?)\n",
 		        addr, strerror(errno));
 		return NULL;
 	}
-	int n = snprintf(req, sizeof(req),
-	                 "GET /metrics HTTP/1.1\r\nHost: %s\r\nUser-Agent: originctl\r\nAccept: text/plain\r\n"
-	                 "Connection: close\r\n\r\n",
-	                 addr);
+	int n = snprintf(
+	        req, sizeof(req),
+	        "GET /metrics HTTP/1.1\r\nHost: %s\r\nUser-Agent: originctl\r\nAccept: text/plain\r\n"
+	        "Connection: close\r\n\r\n",
+	        addr);
 	buf = malloc(cap);
 	if (!buf || send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
 		fprintf(stderr, "originctl: %s: %s\n", addr, buf ? strerror(errno) : "out of memory");
@@ -109,7 +113,8 @@ static char *fetch(const char *addr, size_t *len)
 		if (*len + 1 >= cap) {
 			char *p = cap < MAX_RESPONSE ? realloc(buf, cap * 2) : NULL;
 			if (!p) {
-				fprintf(stderr, "originctl: %s: response larger than %u bytes\n", addr, MAX_RESPONSE);
+				fprintf(stderr, "originctl: %s: response larger than %u bytes\n", addr,
+				        MAX_RESPONSE);
 				goto fail;
 			}
 			buf = p;
@@ -170,7 +175,8 @@ static void label_text(const struct metric_sample *s, char *buf, size_t cap)
 	for (size_t i = 0; i < s->nlabels && n < cap; i++) {
 		if (!strcmp(s->labels[i].name, "le"))
 			continue;
-		int w = snprintf(buf + n, cap - n, "%s%s=%s", n ? " " : "", s->labels[i].name, s->labels[i].value);
+		int w = snprintf(buf + n, cap - n, "%s%s=%s", n ? " " : "", s->labels[i].name,
+		                 s->labels[i].value);
 		if (w < 0)
 			break;
 		n += (size_t)w;
@@ -201,8 +207,8 @@ static void print_histogram(const struct metric_text_family *f)
 				sum = f->samples[k].value;
 		}
 		label_text(s, labels, sizeof(labels));
-		printf("  %-58s%15.0f  (sum %.6g s, mean %.3g ms)\n", labels[0] ? labels : "(all)", s->value, sum,
-		       s->value > 0 ? sum / s->value * 1000 : 0.0);
+		printf("  %-58s%15.0f  (sum %.6g s, mean %.3g ms)\n", labels[0] ? labels : "(all)", s->value,
+		       sum, s->value > 0 ? sum / s->value * 1000 : 0.0);
 	}
 }
 
