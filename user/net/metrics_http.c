@@ -79,11 +79,12 @@ bool metrics_http_start(struct metrics_http *m, int epfd, metrics_refresh_fn ref
 	m->arg = arg;
 	if (epoll_ctl(epfd, EPOLL_CTL_ADD, m->fd, &ev) != 0)
 		return false;
-	char text[INET6_ADDRSTRLEN];
-	if (getsockname(m->fd, &a.sa, &len) == 0)
+	if (getsockname(m->fd, &a.sa, &len) == 0) {
+		char text[INET6_ADDRSTRLEN];
 		log_info("Metrics on http://%s%s%s:%u/metrics", a.sa.sa_family == AF_INET6 ? "[" : "",
 		         pp_sockaddr_ntop(&a, text, sizeof(text)), a.sa.sa_family == AF_INET6 ? "]" : "",
 		         pp_sockaddr_port(&a));
+	}
 	return true;
 }
 
