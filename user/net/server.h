@@ -26,6 +26,7 @@ struct listener {
 
 struct conn;
 struct om_bpf;
+struct limits;
 
 struct server {
 	int epfd, sigfd;
@@ -38,6 +39,7 @@ struct server {
 	bool draining;
 	uint64_t drain_deadline_ms;
 	struct om_bpf *bpf; /* the kernel side (docs/bpf.md); NULL when off */
+	struct limits *limits; /* per-origin abuse limits (user/limits/) */
 };
 
 struct generation *generation_load(const char *config_path, char *err, size_t errlen);
