@@ -155,10 +155,10 @@ enum om_slot_kind {
 };
 
 struct om_limit {
-	__u8 addr[16];  /* the origin: IPv6, IPv4 as ::ffff:a.b.c.d; IPv6 cut to origin_ipv6_prefix */
-	__u32 state;    /* generation << 2 | enum om_slot_kind */
-	__u32 refused;  /* connections refused from this origin, all reasons (wraps) */
-	__u64 seen_ns;  /* CLOCK_MONOTONIC of the last connection or failed login: eviction takes the oldest */
+	__u8 addr[16]; /* the origin: IPv6, IPv4 as ::ffff:a.b.c.d; IPv6 cut to origin_ipv6_prefix */
+	__u32 state;   /* generation << 2 | enum om_slot_kind */
+	__u32 refused; /* connections refused from this origin, all reasons (wraps) */
+	__u64 seen_ns; /* CLOCK_MONOTONIC of the last connection or failed login: eviction takes the oldest */
 	__u64 rate_tat; /* connection-rate bucket: GCRA theoretical arrival time (CLOCK_MONOTONIC ns) */
 	__u64 fail_tat; /* failed-login bucket, the same */
 	__u32 cells[OM_LIMITS_CELLS]; /* open connections: instance tag << 16 | count; 0 = free cell */
@@ -176,9 +176,10 @@ struct om_limits_meta {
 	__u32 layout;    /* OM_LIMITS_LAYOUT, set by the first instance */
 	__u32 slot_size; /* sizeof(struct om_limit) */
 	__u32 nslots;
-	__u32 lock;      /* pid holding the structure lock (slot claims, evictions, instances), 0: free */
-	__u64 seed[2];   /* the hash key: random, so nobody can aim addresses at one probe window */
-	/* The limits of the instance that configured last, for `originctl limits` to read the buckets with. */
+	__u32 lock;    /* pid holding the structure lock (slot claims, evictions, instances), 0: free */
+	__u64 seed[2]; /* the hash key: random, so nobody can aim addresses at one probe window */
+	/* The limits of the instance that configured last, for `originctl limits` to read the buckets with.
+	 */
 	__u32 conn_max;
 	__u32 rate_count;
 	__u64 rate_window_ns;

@@ -317,7 +317,8 @@ static void test_dead_process(void **state)
 }
 
 #define WORKERS 4
-#define RUN_NS  (300ull * 1000000ull) /* each worker's time: much more than a scheduler slice, so they overlap */
+#define RUN_NS                                                                                               \
+	(300ull * 1000000ull) /* each worker's time: much more than a scheduler slice, so they overlap */
 
 static uint64_t mono(void)
 {
@@ -328,8 +329,8 @@ static uint64_t mono(void)
 
 /* Shared with the workers. */
 struct race {
-	unsigned inside;           /* admitted and not released yet */
-	unsigned ready, go;        /* all start together */
+	unsigned inside;    /* admitted and not released yet */
+	unsigned ready, go; /* all start together */
 	unsigned admitted[WORKERS];
 	unsigned failures[WORKERS];
 };
@@ -503,9 +504,11 @@ static void test_config_keys(void **state)
 	        {"origin_rate = 0/1m\n", "bad rate"},
 	        {"origin_rate = 10/2d\n", "bad rate"},
 	        {"origin_auth_failures = 10001/1m\n", "COUNT 1-10000"},
-	        {"origin_max_connections = 65001\n", "origin_max_connections must be between 0 (no cap) and 65000"},
+	        {"origin_max_connections = 65001\n",
+	         "origin_max_connections must be between 0 (no cap) and 65000"},
 	        {"origin_auth_delay = 2m\n", "origin_auth_delay must be at most 1m"},
-	        {"origin_auth_delay = 5s\norigin_auth_delay_max = 2s\n", "t.conf:3: origin_auth_delay_max must not"},
+	        {"origin_auth_delay = 5s\norigin_auth_delay_max = 2s\n",
+	         "t.conf:3: origin_auth_delay_max must not"},
 	        {"origin_ipv6_prefix = 16\n", "between 32 and 128"},
 	        {"origin_exempt = 10.0.0.0/33\n", "bad CIDR"},
 	};
@@ -529,8 +532,9 @@ static void test_glue_private_table(void **state)
 
 	(void)state;
 	log_set_level(LOG_LVL_ERR);
-	assert_true(parse("origin_max_connections = 1\norigin_auth_failures = 2/1m\norigin_exempt = 192.0.2.9\n",
-	                  &c, err, sizeof(err)));
+	assert_true(
+	        parse("origin_max_connections = 1\norigin_auth_failures = 2/1m\norigin_exempt = 192.0.2.9\n",
+	              &c, err, sizeof(err)));
 	struct limits *l = limits_open(&c, NULL);
 	assert_non_null(l);
 	assert_false(limits_shared(l));
@@ -558,12 +562,18 @@ static void test_glue_private_table(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_bucket_take),         cmocka_unit_test(test_bucket_force),
-	        cmocka_unit_test(test_cap_across_instances), cmocka_unit_test(test_rate_and_lockout),
-	        cmocka_unit_test(test_table_full_and_eviction), cmocka_unit_test(test_dead_instance_reaped),
-	        cmocka_unit_test(test_dead_process),        cmocka_unit_test(test_processes_race),
-	        cmocka_unit_test(test_layout_mismatch),     cmocka_unit_test(test_keys),
-	        cmocka_unit_test(test_config_keys),         cmocka_unit_test(test_glue_private_table),
+	        cmocka_unit_test(test_bucket_take),
+	        cmocka_unit_test(test_bucket_force),
+	        cmocka_unit_test(test_cap_across_instances),
+	        cmocka_unit_test(test_rate_and_lockout),
+	        cmocka_unit_test(test_table_full_and_eviction),
+	        cmocka_unit_test(test_dead_instance_reaped),
+	        cmocka_unit_test(test_dead_process),
+	        cmocka_unit_test(test_processes_race),
+	        cmocka_unit_test(test_layout_mismatch),
+	        cmocka_unit_test(test_keys),
+	        cmocka_unit_test(test_config_keys),
+	        cmocka_unit_test(test_glue_private_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -24,7 +24,8 @@ static bool pin_ok(const char *dir, const char *name, __u32 size, __u32 entries,
 	close(fd);
 	if (!ok)
 		snprintf(err, errlen,
-		         "pinned map %s has %u entries of %u bytes, this build uses %u of %u (origin table layout "
+		         "pinned map %s has %u entries of %u bytes, this build uses %u of %u (origin table "
+		         "layout "
 		         "%d): stop every originmaild on this host, then remove %s",
 		         path, info.max_entries, info.value_size, entries, size, OM_LIMITS_LAYOUT, dir);
 	return ok;

@@ -446,10 +446,11 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 		return set_cidrs(p, k, v, slot);
 	case K_RATE:
 		if (!config_parse_rate(v, (unsigned)k->max, slot))
-			return fail(p,
-			            "bad rate '%s' for %s (use 0 for none, or COUNT/DURATION with COUNT 1-%llu "
-			            "and DURATION 1s-1d: 300/1m, 10/10m)",
-			            v, k->name, k->max);
+			return fail(
+			        p,
+			        "bad rate '%s' for %s (use 0 for none, or COUNT/DURATION with COUNT 1-%llu "
+			        "and DURATION 1s-1d: 300/1m, 10/10m)",
+			        v, k->name, k->max);
 		return true;
 	case K_BPF:
 		if ((i = pick(v, bpfs, 4)) < 0)

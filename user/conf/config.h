@@ -63,13 +63,13 @@ struct config {
 	char *bpf_cgroup;            /* bpf_cgroup = PATH (empty: the daemon's own cgroup) */
 	char *bpf_pin_dir;           /* bpf_pin_dir = /sys/fs/bpf/originmail */
 	/* Abuse limits by the original client's address, shared by the instances on the host (docs/bpf.md) */
-	unsigned origin_max_connections;     /* origin_max_connections = 50 open (0: no cap) */
-	struct conf_rate origin_rate;        /* origin_rate = 300/1m new connections */
-	struct conf_rate origin_auth_fails;  /* origin_auth_failures = 10/10m, then refused */
-	unsigned origin_auth_delay_ms;       /* origin_auth_delay = 1s, doubling per recent failure */
-	unsigned origin_auth_delay_max_ms;   /* origin_auth_delay_max = 15s */
-	struct cidr_set origin_exempt;       /* origin_exempt = CIDRs never limited */
-	unsigned origin_ipv6_prefix;         /* origin_ipv6_prefix = 64: an IPv6 origin is its /64 */
+	unsigned origin_max_connections;    /* origin_max_connections = 50 open (0: no cap) */
+	struct conf_rate origin_rate;       /* origin_rate = 300/1m new connections */
+	struct conf_rate origin_auth_fails; /* origin_auth_failures = 10/10m, then refused */
+	unsigned origin_auth_delay_ms;      /* origin_auth_delay = 1s, doubling per recent failure */
+	unsigned origin_auth_delay_max_ms;  /* origin_auth_delay_max = 15s */
+	struct cidr_set origin_exempt;      /* origin_exempt = CIDRs never limited */
+	unsigned origin_ipv6_prefix;        /* origin_ipv6_prefix = 64: an IPv6 origin is its /64 */
 	struct listener_conf *listeners;
 	size_t nlisteners;
 };

@@ -83,7 +83,8 @@ bool config_parse_rate(const char *s, unsigned max_count, struct conf_rate *r)
 		r->count = r->window_ms = 0;
 		return true;
 	}
-	if (n == 0 || *slash != '/' || !conf_parse_days(slash + 1, &ms) || ms < 1000 || ms > 24u * 3600 * 1000)
+	if (n == 0 || *slash != '/' || !conf_parse_days(slash + 1, &ms) || ms < 1000 ||
+	    ms > 24u * 3600 * 1000)
 		return false;
 	r->count = (unsigned)n;
 	r->window_ms = ms;

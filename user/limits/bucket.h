@@ -6,8 +6,8 @@
 #ifndef ORIGINMAIL_BUCKET_H
 #define ORIGINMAIL_BUCKET_H
 
-#include <stdbool.h>
 #include <linux/types.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 struct bucket_rate {

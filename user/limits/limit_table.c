@@ -155,7 +155,7 @@ int32_t limit_find(const struct limit_table *t, const uint8_t addr[16])
  * mark and backs off, or we see its count and leave the slot alone. */
 static int32_t evict(struct limit_table *t, uint32_t h, uint64_t now)
 {
-	uint32_t skip[LIMIT_PROBE], nskip = 0;
+	uint32_t skip[LIMIT_PROBE] = {0}, nskip = 0;
 
 	for (;;) {
 		int32_t best = -1;
@@ -299,8 +299,8 @@ enum limit_verdict limit_admit(struct limit_table *t, const uint8_t addr[16], co
 	}
 	struct om_limit *s = &t->slots[idx];
 	uint32_t conns = limit_slot_conns(s); /* ours included, when we have a cell */
-	if (p->fail.count && bucket_used(__atomic_load_n(&s->fail_tat, __ATOMIC_ACQUIRE), &p->fail, now) >=
-	                             p->fail.count)
+	if (p->fail.count &&
+	    bucket_used(__atomic_load_n(&s->fail_tat, __ATOMIC_ACQUIRE), &p->fail, now) >= p->fail.count)
 		v = LIMIT_LOCKED;
 	else if (!bucket_take(&s->rate_tat, &p->rate, now))
 		v = LIMIT_RATE;
@@ -441,7 +441,8 @@ bool limit_table_attach(struct limit_table *t, struct om_limit *slots, uint32_t 
 	} else if (meta->layout != OM_LIMITS_LAYOUT || meta->slot_size != sizeof(struct om_limit) ||
 	           meta->nslots != nslots) {
 		snprintf(err, errlen,
-		         "the origin table has layout %u (%u slots of %u bytes), this build uses layout %d (%u "
+		         "the origin table has layout %u (%u slots of %u bytes), this build uses layout %d "
+		         "(%u "
 		         "slots of %zu bytes)",
 		         meta->layout, meta->nslots, meta->slot_size, OM_LIMITS_LAYOUT, nslots,
 		         sizeof(struct om_limit));

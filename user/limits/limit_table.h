@@ -18,9 +18,9 @@
 #define LIMIT_PROBE 32 /* slots an origin may live in: its home slot and the next 31 */
 
 struct limit_params {
-	uint32_t conn_max;         /* open connections per origin, all instances (0: no cap) */
-	struct bucket_rate rate;   /* new connections per origin */
-	struct bucket_rate fail;   /* failed logins per origin: at count the origin is locked out */
+	uint32_t conn_max;       /* open connections per origin, all instances (0: no cap) */
+	struct bucket_rate rate; /* new connections per origin */
+	struct bucket_rate fail; /* failed logins per origin: at count the origin is locked out */
 };
 
 struct limit_table {

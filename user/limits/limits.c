@@ -120,13 +120,15 @@ struct limits *limits_open(const struct config *cfg, struct om_bpf *bpf)
 		struct om_limits_meta *meta = calloc(1, sizeof(*meta));
 		char why[512];
 		if (!slots || !meta ||
-		    !limit_table_attach(&l->t, slots, OM_LIMITS_SLOTS, meta, (uint32_t)getpid(), why, sizeof(why))) {
+		    !limit_table_attach(&l->t, slots, OM_LIMITS_SLOTS, meta, (uint32_t)getpid(), why,
+		                        sizeof(why))) {
 			free(slots);
 			free(meta);
 			free(l);
 			return NULL;
 		}
-		log_warn("Origin limits per process (%s): other instances on this host count on their own", err);
+		log_warn("Origin limits per process (%s): other instances on this host count on their own",
+		         err);
 	}
 	limits_configure(l, cfg);
 	return l;
@@ -136,7 +138,8 @@ void limits_close(struct limits *l)
 {
 	if (!l)
 		return;
-	if (l->t.pid == (uint32_t)getpid()) /* not in a child (the relay worker): the counts are the parent's */
+	if (l->t.pid ==
+	    (uint32_t)getpid()) /* not in a child (the relay worker): the counts are the parent's */
 		limit_table_detach(&l->t);
 	if (l->shared) {
 		unmap(l);
@@ -203,12 +206,14 @@ bool limits_admit(struct limits *l, const struct config *cfg, const union pp_soc
 		snprintf(why, cap, "too many failed logins from %s, try again later", ip);
 		break;
 	case LIMIT_RATE:
-		snprintf(why, cap, "too many new connections from %s (origin_rate %u per %u s), try again later",
-		         ip, cfg->origin_rate.count, cfg->origin_rate.window_ms / 1000);
+		snprintf(why, cap,
+		         "too many new connections from %s (origin_rate %u per %u s), try again later", ip,
+		         cfg->origin_rate.count, cfg->origin_rate.window_ms / 1000);
 		break;
 	case LIMIT_CONNS:
-		snprintf(why, cap, "too many open connections from %s (origin_max_connections %u), try again later",
-		         ip, cfg->origin_max_connections);
+		snprintf(why, cap,
+		         "too many open connections from %s (origin_max_connections %u), try again later", ip,
+		         cfg->origin_max_connections);
 		break;
 	}
 	return false;

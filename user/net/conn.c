@@ -87,8 +87,8 @@ void conn_close(struct conn *c, const char *why)
 static void refuse(struct conn *c, const char *reason)
 {
 	if (c->origin.via_proxy)
-		log_warn("Refused connection from %s via %s on %s: %s", c->origin.client_ip, c->origin.peer_ip,
-		         c->lc->name, reason);
+		log_warn("Refused connection from %s via %s on %s: %s", c->origin.client_ip,
+		         c->origin.peer_ip, c->lc->name, reason);
 	else
 		log_warn("Refused connection from %s on %s: %s", c->origin.peer_ip, c->lc->name, reason);
 	char line[256];
@@ -375,7 +375,8 @@ static void on_auth_failure(struct conn *c, enum proto_action *act)
 	c->auth_failures = n;
 	unsigned ms = limits_auth_failed(c->srv->limits, &c->gen->cfg, &c->origin.client, &locked);
 	if (locked) {
-		log_warn("Closing the session of %s on %s: too many failed logins from %s (origin_auth_failures)",
+		log_warn("Closing the session of %s on %s: too many failed logins from %s "
+		         "(origin_auth_failures)",
 		         client(c), c->lc->name, client(c));
 		if (*act != PROTO_CLOSE) /* else the session said goodbye itself */
 			obuf_printf(&c->out, "%s %s too many failed logins from %s, try again later\r\n",

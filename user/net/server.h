@@ -38,7 +38,7 @@ struct server {
 	uint64_t conn_seq;
 	bool draining;
 	uint64_t drain_deadline_ms;
-	struct om_bpf *bpf; /* the kernel side (docs/bpf.md); NULL when off */
+	struct om_bpf *bpf;    /* the kernel side (docs/bpf.md); NULL when off */
 	struct limits *limits; /* per-origin abuse limits (user/limits/) */
 };
 

@@ -21,10 +21,11 @@ static int usage(FILE *f, int rc)
 {
 	fprintf(f, "usage: originctl limits [--json] [--pin-dir DIR]\n"
 	           "  the per-origin abuse-limit table shared by the originmaild instances on this host\n"
-	           "  (pinned BPF maps " OM_PIN_LIMITS " and " OM_PIN_LIMITS_META " in DIR, default " OM_BPF_PIN_DIR
-	           "): per origin\n"
+	           "  (pinned BPF maps " OM_PIN_LIMITS " and " OM_PIN_LIMITS_META
+	           " in DIR, default " OM_BPF_PIN_DIR "): per origin\n"
 	           "  the open connections (by instance pid), new connections and failed logins counted in\n"
-	           "  their buckets against the limits in force, the state (ok, max-connections, rate, locked),\n"
+	           "  their buckets against the limits in force, the state (ok, max-connections, rate, "
+	           "locked),\n"
 	           "  connections refused, and the time since the origin was last seen. Needs root. With\n"
 	           "  bpf = off every instance keeps a table of its own, which this cannot show.\n");
 	return rc;
@@ -46,7 +47,8 @@ static int open_pin(const char *dir, const char *name)
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	int fd = bpf_obj_get(path);
 	if (fd < 0)
-		fprintf(stderr, "originctl: %s: %s (is an originmaild with bpf running?)\n", path, strerror(errno));
+		fprintf(stderr, "originctl: %s: %s (is an originmaild with bpf running?)\n", path,
+		        strerror(errno));
 	return fd;
 }
 
@@ -69,7 +71,8 @@ static const char *state_of(const struct om_limits_meta *m, uint32_t conns, uint
 static void print_slot(struct json *j, const struct om_limits_meta *m, const struct om_limit *s, uint64_t now)
 {
 	struct bucket_rate rate = {m->rate_count, m->rate_window_ns}, fail = {m->fail_max, m->fail_window_ns};
-	uint32_t conns = 0, used = bucket_used(s->rate_tat, &rate, now), fails = bucket_used(s->fail_tat, &fail, now);
+	uint32_t conns = 0, used = bucket_used(s->rate_tat, &rate, now),
+	         fails = bucket_used(s->fail_tat, &fail, now);
 	uint64_t idle_ms = now > s->seen_ns ? (now - s->seen_ns) / 1000000 : 0;
 	char ip[INET6_ADDRSTRLEN], by[OM_LIMITS_CELLS * 24] = "";
 	size_t n = 0;
@@ -80,14 +83,14 @@ static void print_slot(struct json *j, const struct om_limits_meta *m, const str
 			continue;
 		conns += v & 0xffff;
 		if (n < sizeof(by))
-			n += (size_t)snprintf(by + n, sizeof(by) - n, "%s%u:%u", n ? "," : "", pid_of(m, v >> 16),
-			                      v & 0xffff);
+			n += (size_t)snprintf(by + n, sizeof(by) - n, "%s%u:%u", n ? "," : "",
+			                      pid_of(m, v >> 16), v & 0xffff);
 	}
 	const char *state = state_of(m, conns, used, fails);
 	addr_text(s->addr, ip, sizeof(ip));
 	if (!j) {
-		printf("%-40s %-11u %-24s %-11u %-8u %-15s %-8u %llu.%llus\n", ip, conns, n ? by : "-", used, fails,
-		       state, s->refused, (unsigned long long)idle_ms / 1000,
+		printf("%-40s %-11u %-24s %-11u %-8u %-15s %-8u %llu.%llus\n", ip, conns, n ? by : "-", used,
+		       fails, state, s->refused, (unsigned long long)idle_ms / 1000,
 		       (unsigned long long)idle_ms % 1000 / 100);
 		return;
 	}
@@ -115,7 +118,8 @@ static void print_slot(struct json *j, const struct om_limits_meta *m, const str
 static void print_head(struct json *j, const struct om_limits_meta *m)
 {
 	if (!j) {
-		printf("# limits per origin: %u open connections, %u new per %llu s, %u failed logins per %llu s "
+		printf("# limits per origin: %u open connections, %u new per %llu s, %u failed logins per "
+		       "%llu s "
 		       "(0: none); evicted %llu, admitted uncounted %llu; instances:",
 		       m->conn_max, m->rate_count, (unsigned long long)(m->rate_window_ns / 1000000000ull),
 		       m->fail_max, (unsigned long long)(m->fail_window_ns / 1000000000ull),
@@ -123,8 +127,8 @@ static void print_head(struct json *j, const struct om_limits_meta *m)
 		for (int i = 0; i < OM_LIMITS_INSTANCES; i++)
 			if (m->inst[i].pid)
 				printf(" %u", m->inst[i].pid);
-		printf("\n%-40s %-11s %-24s %-11s %-8s %-15s %-8s %s\n", "ORIGIN", "CONNECTIONS", "BY_PID:COUNT",
-		       "NEW_CONNS", "FAILED", "STATE", "REFUSED", "IDLE");
+		printf("\n%-40s %-11s %-24s %-11s %-8s %-15s %-8s %s\n", "ORIGIN", "CONNECTIONS",
+		       "BY_PID:COUNT", "NEW_CONNS", "FAILED", "STATE", "REFUSED", "IDLE");
 		return;
 	}
 	json_begin_object(j, NULL);
@@ -180,8 +184,9 @@ int cmd_limits(int argc, char **argv)
 	}
 	close(meta_fd);
 	if (m.layout != OM_LIMITS_LAYOUT || m.slot_size != sizeof(struct om_limit)) {
-		fprintf(stderr, "originctl: %s holds origin table layout %u (%u-byte slots), this originctl reads "
-		                "layout %d (%zu)\n",
+		fprintf(stderr,
+		        "originctl: %s holds origin table layout %u (%u-byte slots), this originctl reads "
+		        "layout %d (%zu)\n",
 		        dir, m.layout, m.slot_size, OM_LIMITS_LAYOUT, sizeof(struct om_limit));
 		close(slots_fd);
 		return 1;

@@ -15,7 +15,8 @@ static const struct {
         {"passwd", cmd_passwd, "[-c CONFIG] USER@DOMAIN  set a user's password (yescrypt)"},
         {"conns", cmd_conns, "[--json] [--pin-dir DIR]  live connections from the pinned BPF maps"},
         {"policy", cmd_policy, "[--json] [--pin-dir DIR]  CIDR lists loaded into the pinned BPF tries"},
-        {"limits", cmd_limits, "[--json] [--pin-dir DIR]  per-origin abuse-limit table shared by the instances"},
+        {"limits", cmd_limits,
+         "[--json] [--pin-dir DIR]  per-origin abuse-limit table shared by the instances"},
 };
 
 static void usage(FILE *f)
