@@ -273,8 +273,7 @@ static void test_dead_instance_reaped(void **state)
 	mem_free(&m);
 }
 
-/* A real process that counts two connections and exits without a word; and one that dies holding the
- * structure lock. */
+/* A real process that counts two connections and exits without a word, holding the structure lock. */
 static void test_dead_process(void **state)
 {
 	struct mem m = mem_shared(256);
@@ -285,6 +284,7 @@ static void test_dead_process(void **state)
 
 	(void)state;
 	key_of("203.0.113.50", x);
+	attach(&t, &m, (uint32_t)getpid());
 	pid_t pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
@@ -301,18 +301,43 @@ static void test_dead_process(void **state)
 	}
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	struct limit_table view = {.slots = m.slots, .meta = m.meta, .nslots = m.n}; /* a look, no instance */
-	int32_t before = limit_find(&view, x);
-	assert_true(before >= 0);
-	assert_int_equal(limit_slot_conns(&m.slots[before]), 2); /* left behind */
-	attach(&t, &m, (uint32_t)getpid()); /* takes the dead holder's lock, forgets the dead instance */
 	int32_t s = limit_find(&t, x);
 	assert_true(s >= 0);
+	assert_int_equal(limit_slot_conns(&m.slots[s]), 2); /* left behind */
+	assert_int_equal(limit_admit(&t, x, &only_cap2, SEC, &r), LIMIT_CONNS);
+	assert_int_equal(limit_table_reap(&t, SEC, 0), 1); /* takes the dead holder's lock, then its counts */
 	assert_int_equal(limit_slot_conns(&m.slots[s]), 0);
 	assert_int_equal(m.meta->lock, 0);
 	assert_int_equal(limit_admit(&t, x, &only_cap2, SEC, &r), LIMIT_OK);
 	limit_release(&t, &r);
 	limit_table_detach(&t);
+	mem_free(&m);
+}
+
+/* The first instance to attach finds the table as the last one left it: it starts empty. */
+static void test_first_instance_starts_empty(void **state)
+{
+	struct mem m = mem_shared(64);
+	struct limit_table a, b;
+	struct limit_ref r;
+	struct limit_params p = {.conn_max = 1, .fail = {1, 60 * SEC}};
+	uint8_t x[16];
+	bool locked;
+
+	(void)state;
+	key_of("198.51.100.9", x);
+	attach(&a, &m, (uint32_t)getpid());
+	assert_int_equal(limit_auth_failed(&a, x, &p, SEC, &locked), 1);
+	assert_true(locked);
+	attach(&b, &m, (uint32_t)getpid()); /* a is still there: nothing is forgotten */
+	assert_int_equal(limit_admit(&b, x, &p, SEC, &r), LIMIT_LOCKED);
+	limit_table_detach(&a);
+	limit_table_detach(&b);
+	attach(&a, &m, (uint32_t)getpid());
+	assert_int_equal(limit_find(&a, x), -1);
+	assert_int_equal(limit_admit(&a, x, &p, SEC, &r), LIMIT_OK);
+	limit_release(&a, &r);
+	limit_table_detach(&a);
 	mem_free(&m);
 }
 
@@ -349,6 +374,8 @@ static void test_processes_race(void **state)
 	assert_true(rc != MAP_FAILED);
 	memset(rc, 0, sizeof(*rc));
 	key_of("2001:db8:5::1", x);
+	struct limit_table t;
+	attach(&t, &m, (uint32_t)getpid()); /* first: the workers join a table in use */
 	for (int w = 0; w < WORKERS; w++) {
 		pids[w] = fork();
 		assert_true(pids[w] >= 0);
@@ -394,8 +421,6 @@ static void test_processes_race(void **state)
 		assert_true(rc->admitted[w] > 0);
 		failures += rc->failures[w];
 	}
-	struct limit_table t;
-	attach(&t, &m, (uint32_t)getpid());
 	int32_t s = limit_find(&t, x);
 	assert_true(s >= 0);
 	assert_int_equal(limit_slot_conns(&m.slots[s]), 0);
@@ -569,6 +594,7 @@ int main(void)
 	        cmocka_unit_test(test_table_full_and_eviction),
 	        cmocka_unit_test(test_dead_instance_reaped),
 	        cmocka_unit_test(test_dead_process),
+	        cmocka_unit_test(test_first_instance_starts_empty),
 	        cmocka_unit_test(test_processes_race),
 	        cmocka_unit_test(test_layout_mismatch),
 	        cmocka_unit_test(test_keys),

@@ -449,6 +449,13 @@ bool limit_table_attach(struct limit_table *t, struct om_limit *slots, uint32_t 
 		goto out;
 	}
 	reap_locked(t);
+	bool alone = true;
+	for (unsigned i = 0; i < OM_LIMITS_INSTANCES; i++)
+		alone &= load32(&meta->inst[i].pid) == 0;
+	if (alone) { /* the first instance on the host: what is left is from instances that are gone */
+		memset(slots, 0, (size_t)nslots * sizeof(*slots));
+		meta->evictions = meta->untracked = 0;
+	}
 	for (unsigned i = 0; i < OM_LIMITS_INSTANCES; i++) {
 		if (load32(&meta->inst[i].pid))
 			continue;

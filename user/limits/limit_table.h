@@ -48,8 +48,9 @@ struct limit_ref {
 };
 
 /* Register as an instance of the table in slots/meta (nslots a power of two, at least LIMIT_PROBE; meta
- * zeroed or set up by another instance of the same layout). Instances that died are forgotten first.
- * false with the reason in err (another layout, every instance entry taken). */
+ * zeroed or set up by another instance of the same layout). Instances that died are forgotten first; when
+ * no other instance is left, the table starts empty. false with the reason in err (another layout, every
+ * instance entry taken). */
 bool limit_table_attach(struct limit_table *t, struct om_limit *slots, uint32_t nslots,
                         struct om_limits_meta *meta, uint32_t pid, char *err, size_t errlen);
 /* Give back what this instance still counts and leave the instance list. */
