@@ -192,7 +192,7 @@ try:
     main_conf = config([("smtp", D["smtp"], "smtp"), ("submission", D["sub"], "submission"),
                         ("imap", D["imap"], "imap")],
                        extra="origin_max_connections = 2\norigin_rate = 6/1m\norigin_auth_failures = 2/1m\n"
-                             "origin_auth_delay = 1s\norigin_auth_delay_max = 2s\n")
+                             "origin_auth_delay = 1s\norigin_auth_delay_max = 2s\norigin_exempt = 127.0.0.17\n")
     set_password(tmp.file("users.conf", main_conf), "alice@example.test", "alice-secret")
     m = Daemon(tmp, main_conf, name="main")
     daemons.append(m)
@@ -297,6 +297,20 @@ try:
     t.check(r.startswith("235 "), "another origin logs in meanwhile (SMTP AUTH)", r)
     e.send(b"QUIT\r\n")
     e.close()
+
+    # --- an exempt origin: no delay, no lockout (the session's own limit of 3 failures still applies)
+    x, g = smtp_open("127.0.0.17", F["sub"])
+    x.send(b"EHLO x.example\r\n")
+    x.reply()
+    x.send(f"AUTH PLAIN {plain('alice@example.test', 'no')}\r\nNOOP\r\n"
+           f"AUTH PLAIN {plain('alice@example.test', 'no')}\r\nNOOP\r\n".encode())
+    r = [x.reply()[:3] for _ in range(4)]
+    t.check(r == ["535", "250", "535", "250"], "origin_exempt: failed logins answered, pipelined commands too", r)
+    x.close()
+    s, g = smtp_open("127.0.0.17", F["sub"])
+    s.close()
+    t.check(g.startswith("220 "), "origin_exempt: not locked out after 2 failures", g)
+    t.check("127.0.0.17 on submission: failed login, reply delayed" not in m.log(), "log: no delay for the exempt")
 
     # --- failed logins over IMAP: F fails twice, gets BYE; G logs in
     f, g = imap_open("127.0.0.15", F["imap"])

@@ -364,14 +364,15 @@ static void close_if_draining(struct conn *c)
 }
 
 /* The session failed a login: its reply, and everything after it, waits (origin_auth_delay, doubling with
- * each recent failure of the origin on any instance); at origin_auth_failures the session ends after it. */
-static void on_auth_failure(struct conn *c, enum proto_action *act)
+ * each recent failure of the origin on any instance); at origin_auth_failures the session ends after it.
+ * Returns true when there was a new failure (the session then left the rest of the input unread). */
+static bool on_auth_failure(struct conn *c, enum proto_action *act)
 {
 	unsigned n = c->proto->auth_failures ? c->proto->auth_failures(c->session) : 0;
 	bool locked = false;
 
 	if (n == c->auth_failures)
-		return;
+		return false;
 	c->auth_failures = n;
 	unsigned ms = limits_auth_failed(c->srv->limits, &c->gen->cfg, &c->origin.client, &locked);
 	if (locked) {
@@ -387,6 +388,7 @@ static void on_auth_failure(struct conn *c, enum proto_action *act)
 		log_info("%s on %s: failed login, reply delayed %u ms", client(c), c->lc->name, ms);
 		c->hold_until_ms = now_ms() + ms;
 	}
+	return true;
 }
 
 /* Hand the received bytes to the session; keep what it leaves (an incomplete line). Returns false
@@ -412,7 +414,7 @@ static bool deliver_input(struct conn *c, const char *data, size_t len)
 	const char *ev = c->proto->last_event ? c->proto->last_event(c->session) : NULL;
 	if (ev && *ev)
 		log_info("%s on %s: %s", client(c), c->lc->name, ev);
-	on_auth_failure(c, &act);
+	bool failed = on_auth_failure(c, &act);
 
 	if (act == PROTO_STARTTLS) {
 		c->in_len = 0; /* nothing sent in plaintext survives into TLS (RFC 3207) */
@@ -453,6 +455,8 @@ static bool deliver_input(struct conn *c, const char *data, size_t len)
 	close_if_draining(c);
 	if (c->hold_until_ms)
 		c->deadline_ms = c->hold_until_ms;
+	else if (failed && left && c->state == CONN_ACTIVE) /* no delay (exempt, or 0): go on at once */
+		return deliver_input(c, c->in, c->in_len);
 	return true;
 }
 
