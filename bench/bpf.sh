@@ -132,6 +132,8 @@ passwd_file = $tmp/passwd
 user = nobody
 log = stderr
 max_connections = 4096
+origin_max_connections = 0
+origin_rate = 0
 shutdown_grace = 2s
 $bpf
 

@@ -63,6 +63,26 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } instances SEC(".maps");
 
+/* The per-origin limits: no program reads them; they are here to be created, pinned (shared by every
+ * instance on the host) and described by BTF with the rest. Userspace mmaps them (BPF_F_MMAPABLE). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, OM_LIMITS_SLOTS);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct om_limit);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} limits SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__type(key, __u32);
+	__type(value, struct om_limits_meta);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} limits_meta SEC(".maps");
+
 /* ---- per instance ---- */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);

@@ -21,11 +21,20 @@
 #define OM_PIN_DIRECT_V6  "direct_v6"
 #define OM_PIN_ABI        "abi"       /* ARRAY[1]: struct om_abi */
 #define OM_PIN_INSTANCES  "instances" /* HASH: instance id -> struct om_instance */
+/* The per-origin abuse limits (docs/bpf.md "Origin limits"): maps no program touches, pinned so that every
+ * instance on the host mmaps the same memory and updates it with atomic instructions. */
+#define OM_PIN_LIMITS      "limits"      /* ARRAY, BPF_F_MMAPABLE: OM_LIMITS_SLOTS x struct om_limit */
+#define OM_PIN_LIMITS_META "limits_meta" /* ARRAY[1], BPF_F_MMAPABLE: struct om_limits_meta */
 
 #define OM_CONNS_MAX     65536 /* LRU: a flood evicts the oldest entries, never fails an insert */
 #define OM_LPM_MAX       4096
 #define OM_INSTANCES_MAX 256
 #define OM_PORTS_MAX     256
+
+#define OM_LIMITS_SLOTS     16384 /* origins tracked at once (a power of two); 80 bytes each */
+#define OM_LIMITS_CELLS     8     /* instances that may hold connections from one origin at once */
+#define OM_LIMITS_INSTANCES 64    /* instances sharing the table */
+#define OM_LIMITS_LAYOUT    1     /* bumped with any change to struct om_limit or om_limits_meta */
 
 /* sk_msg: what a denied peer may be sent in all, the one refusal line. */
 #define OM_DENIED_BUDGET 512
@@ -131,6 +140,55 @@ struct om_abi {
 
 struct om_instance {
 	__u64 started_ns; /* CLOCK_MONOTONIC */
+};
+
+/* The limits maps. Written only by userspace (user/limits/), through the mmap of the maps, with atomic
+ * instructions: several processes update one origin at the same time without losing counts.
+ *
+ * struct om_limit is one slot of an open-addressed hash table keyed by the origin's address. state is
+ * generation << 2 | enum om_slot_kind; the generation changes whenever the slot is given to another origin,
+ * so that a process holding a slot index notices. */
+enum om_slot_kind {
+	OM_SLOT_FREE = 0,
+	OM_SLOT_LIVE = 1,
+	OM_SLOT_EVICTING = 2, /* being given to another origin (under the meta lock) */
+};
+
+struct om_limit {
+	__u8 addr[16]; /* the origin: IPv6, IPv4 as ::ffff:a.b.c.d; IPv6 cut to origin_ipv6_prefix */
+	__u32 state;   /* generation << 2 | enum om_slot_kind */
+	__u32 refused; /* connections refused from this origin, all reasons (wraps) */
+	__u64 seen_ns; /* CLOCK_MONOTONIC of the last connection or failed login: eviction takes the oldest */
+	__u64 rate_tat; /* connection-rate bucket: GCRA theoretical arrival time (CLOCK_MONOTONIC ns) */
+	__u64 fail_tat; /* failed-login bucket, the same */
+	__u32 cells[OM_LIMITS_CELLS]; /* open connections: instance tag << 16 | count; 0 = free cell */
+};
+
+/* One instance using the table: its tag is its index + 1. start is its start time (field 22 of
+ * /proc/PID/stat), so a reused pid is not taken for the instance that died. */
+struct om_limits_inst {
+	__u32 pid; /* 0: free */
+	__u32 pad;
+	__u64 start;
+};
+
+struct om_limits_meta {
+	__u32 layout;    /* OM_LIMITS_LAYOUT, set by the first instance */
+	__u32 slot_size; /* sizeof(struct om_limit) */
+	__u32 nslots;
+	__u32 lock;    /* pid holding the structure lock (slot claims, evictions, instances), 0: free */
+	__u64 seed[2]; /* the hash key: random, so nobody can aim addresses at one probe window */
+	/* The limits of the instance that configured last, for `originctl limits` to read the buckets with.
+	 */
+	__u32 conn_max;
+	__u32 rate_count;
+	__u64 rate_window_ns;
+	__u32 fail_max;
+	__u32 pad;
+	__u64 fail_window_ns;
+	__u64 evictions; /* origins forgotten to make room */
+	__u64 untracked; /* connections admitted without a slot or cell (table full) */
+	struct om_limits_inst inst[OM_LIMITS_INSTANCES];
 };
 
 /* Ring buffer events (per instance). */

@@ -60,8 +60,9 @@ static void cgroup_move(const char *dir)
 
 static void remove_pins(const char *dir)
 {
-	const char *names[] = {OM_PIN_CONNS,     OM_PIN_TRUSTED_V4, OM_PIN_TRUSTED_V6, OM_PIN_DIRECT_V4,
-	                       OM_PIN_DIRECT_V6, OM_PIN_ABI,        OM_PIN_INSTANCES};
+	const char *names[] = {OM_PIN_CONNS,     OM_PIN_TRUSTED_V4, OM_PIN_TRUSTED_V6,
+	                       OM_PIN_DIRECT_V4, OM_PIN_DIRECT_V6,  OM_PIN_ABI,
+	                       OM_PIN_INSTANCES, OM_PIN_LIMITS,     OM_PIN_LIMITS_META};
 	char p[PATH_MAX + 32];
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		snprintf(p, sizeof(p), "%s/%s", dir, names[i]);

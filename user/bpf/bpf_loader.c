@@ -379,7 +379,7 @@ static bool load(struct om_bpf *b, char *err, size_t errlen)
 	int lock = lock_pin_dir(b->pin_dir);
 	bool ok = false;
 
-	if (!check_abi(b->pin_dir, err, errlen))
+	if (!check_abi(b->pin_dir, err, errlen) || !om_bpf_limits_pins_ok(b->pin_dir, err, errlen))
 		goto out;
 	b->skel = originmail_bpf__open_opts(&opts);
 	if (!b->skel) {
@@ -620,6 +620,13 @@ void om_bpf_report_metrics(const struct om_bpf *b)
 		metrics_set(M_BPF_MAP_ENTRIES,
 		            map_entries(bpf_map__fd(maps[i].map), bpf_map__key_size(maps[i].map)),
 		            maps[i].name);
+}
+
+bool om_bpf_limits_fds(const struct om_bpf *b, int *slots_fd, int *meta_fd)
+{
+	*slots_fd = b ? bpf_map__fd(b->skel->maps.limits) : -1;
+	*meta_fd = b ? bpf_map__fd(b->skel->maps.limits_meta) : -1;
+	return *slots_fd >= 0 && *meta_fd >= 0;
 }
 
 void om_bpf_test_oversend(struct obuf *out)

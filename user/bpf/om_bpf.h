@@ -45,6 +45,10 @@ void om_bpf_set_session(const struct om_bpf *b, uint64_t cookie, enum listener_p
 
 /* Before a scrape: originmail_bpf_attached, and the entries of each pinned map (b may be NULL: BPF off). */
 void om_bpf_report_metrics(const struct om_bpf *b);
+/* The pinned maps of the origin table (user/limits/), to mmap; false when there are none. */
+bool om_bpf_limits_fds(const struct om_bpf *b, int *slots_fd, int *meta_fd);
+/* Before loading: pinned limits maps of another layout are refused with a clear error (bpf_limits.c). */
+bool om_bpf_limits_pins_ok(const char *pin_dir, char *err, size_t errlen);
 
 /* Test-only switch (environment ORIGINMAIL_TEST_DENIED_OVERSEND=1): make the daemon queue more than the
  * refusal line for a denied peer, to show that sk_msg stops it. Does nothing otherwise. */

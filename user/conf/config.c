@@ -41,6 +41,7 @@ enum ktype {
 	K_CIDRS,
 	K_BPF,
 	K_METRICS, /* a loopback address, or empty */
+	K_RATE,    /* struct conf_rate: "0" or COUNT/DURATION, COUNT at most max */
 };
 
 struct keydef {
@@ -92,6 +93,16 @@ static const struct keydef keys[] = {
         {"metrics_max_clients", S_GLOBAL, K_NUMBER, G(metrics_max_clients), 1, 1024, "between 1 and 1024",
          false},
         {"metrics_max_request", S_GLOBAL, K_SIZE, G(metrics_max_request), 256, 1 << 20, "between 256 and 1M",
+         false},
+        {"origin_max_connections", S_GLOBAL, K_NUMBER, G(origin_max_connections), 0, 65000,
+         "between 0 (no cap) and 65000", false},
+        {"origin_rate", S_GLOBAL, K_RATE, G(origin_rate), 0, 1000000, NULL, false},
+        {"origin_auth_failures", S_GLOBAL, K_RATE, G(origin_auth_fails), 0, 10000, NULL, false},
+        {"origin_auth_delay", S_GLOBAL, K_DURATION, G(origin_auth_delay_ms), 0, 60000, "at most 1m", false},
+        {"origin_auth_delay_max", S_GLOBAL, K_DURATION, G(origin_auth_delay_max_ms), 0, 300000, "at most 5m",
+         false},
+        {"origin_exempt", S_GLOBAL, K_CIDRS, G(origin_exempt), 0, 0, NULL, true},
+        {"origin_ipv6_prefix", S_GLOBAL, K_NUMBER, G(origin_ipv6_prefix), 32, 128, "between 32 and 128",
          false},
         {"address", S_LISTENER, K_ADDRESS, L(addrs), 0, 0, NULL, false},
         {"protocol", S_LISTENER, K_PROTOCOL, L(proto), 0, 0, NULL, false},
@@ -465,6 +476,14 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 		return set_versions(p, v, slot);
 	case K_CIDRS:
 		return set_cidrs(p, k, v, slot);
+	case K_RATE:
+		if (!config_parse_rate(v, (unsigned)k->max, slot))
+			return fail(
+			        p,
+			        "bad rate '%s' for %s (use 0 for none, or COUNT/DURATION with COUNT 1-%llu "
+			        "and DURATION 1s-1d: 300/1m, 10/10m)",
+			        v, k->name, k->max);
+		return true;
 	case K_BPF:
 		if ((i = pick(v, bpfs, 4)) < 0)
 			return fail(p, "bpf must be auto, on or off");
@@ -532,6 +551,10 @@ static bool finish_globals(struct parser *p)
 	}
 	if (!c->queue_dir && !(c->queue_dir = conf_sibling_path(c->mail_root, "queue")))
 		return oom(p);
+	unsigned dl = seen(p, "origin_auth_delay_max", S_GLOBAL);
+	if (c->origin_auth_delay_max_ms < c->origin_auth_delay_ms)
+		return fail_at(p, dl ? dl : seen(p, "origin_auth_delay", S_GLOBAL),
+		               "origin_auth_delay_max must not be less than origin_auth_delay");
 	if (conf_path_within(c->queue_dir, c->mail_root))
 		return fail_at(p, seen(p, "queue_dir", S_GLOBAL),
 		               "queue_dir must not be mail_root or inside it");
@@ -711,6 +734,12 @@ static bool set_defaults(struct config *c)
 	c->metrics_timeout_ms = 10 * 1000;
 	c->metrics_max_clients = 16;
 	c->metrics_max_request = 8192;
+	c->origin_max_connections = 50;
+	c->origin_rate = (struct conf_rate){300, 60 * 1000};
+	c->origin_auth_fails = (struct conf_rate){10, 10 * 60 * 1000};
+	c->origin_auth_delay_ms = 1000;
+	c->origin_auth_delay_max_ms = 15 * 1000;
+	c->origin_ipv6_prefix = 64;
 	return c->mail_root && c->passwd_file && c->run_as && c->relay_host && c->relay_ca && c->log &&
 	       c->bpf_cgroup && c->bpf_pin_dir;
 }

@@ -14,6 +14,12 @@ enum proxy_mode { PROXY_REQUIRED, PROXY_OPTIONAL, PROXY_OFF };
 enum relay_tls { RELAY_TLS_REQUIRED, RELAY_TLS_OPPORTUNISTIC };
 enum bpf_setting { BPF_AUTO, BPF_ON, BPF_OFF }; /* docs/bpf.md */
 
+/* "COUNT/DURATION": count events per window (a token bucket refilled over the window); count 0: off. */
+struct conf_rate {
+	unsigned count;
+	unsigned window_ms;
+};
+
 struct listener_conf {
 	char *name;               /* from "[listener NAME]" */
 	union pp_sockaddr *addrs; /* address = 127.0.0.1:25, [::1]:25 */
@@ -61,6 +67,14 @@ struct config {
 	unsigned metrics_timeout_ms;  /* metrics_timeout = 10s: a scrape's request must arrive by then */
 	unsigned metrics_max_clients; /* metrics_max_clients = 16 scrapes at once */
 	size_t metrics_max_request;   /* metrics_max_request = 8K: request line and headers */
+	/* Abuse limits by the original client's address, shared by the instances on the host (docs/bpf.md) */
+	unsigned origin_max_connections;    /* origin_max_connections = 50 open (0: no cap) */
+	struct conf_rate origin_rate;       /* origin_rate = 300/1m new connections */
+	struct conf_rate origin_auth_fails; /* origin_auth_failures = 10/10m, then refused */
+	unsigned origin_auth_delay_ms;      /* origin_auth_delay = 1s, doubling per recent failure */
+	unsigned origin_auth_delay_max_ms;  /* origin_auth_delay_max = 15s */
+	struct cidr_set origin_exempt;      /* origin_exempt = CIDRs never limited */
+	unsigned origin_ipv6_prefix;        /* origin_ipv6_prefix = 64: an IPv6 origin is its /64 */
 	struct listener_conf *listeners;
 	size_t nlisteners;
 };
@@ -74,6 +88,8 @@ void config_free(struct config *c);
 /* "25s", "5m", "1h", "500ms", plain seconds -> milliseconds. "10M", "1G", "512K", plain bytes. */
 bool config_parse_duration(const char *s, unsigned *ms);
 bool config_parse_size(const char *s, size_t *bytes);
+/* "0" (off) or "COUNT/DURATION" ("300/1m", "10/10m"): count 1..max_count, duration 1s..1d. */
+bool config_parse_rate(const char *s, unsigned max_count, struct conf_rate *r);
 /* Is domain (case-insensitive) one of ours? */
 bool config_is_local_domain(const struct config *c, const char *domain, size_t len);
 const char *config_proto_name(enum listener_proto p);

@@ -139,6 +139,7 @@ void config_free(struct config *c)
 	free(c->log);
 	free(c->bpf_cgroup);
 	free(c->bpf_pin_dir);
+	cidr_set_free(&c->origin_exempt);
 	for (size_t i = 0; i < c->nlisteners; i++) {
 		struct listener_conf *lc = &c->listeners[i];
 		free(lc->name);

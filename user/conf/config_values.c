@@ -71,6 +71,26 @@ bool conf_parse_days(const char *s, unsigned *ms)
 	return config_parse_duration(s, ms);
 }
 
+bool config_parse_rate(const char *s, unsigned max_count, struct conf_rate *r)
+{
+	unsigned long long n;
+	const char *slash;
+	unsigned ms;
+
+	if (!s || !r || !parse_digits(s, max_count, &n, &slash))
+		return false;
+	if (n == 0 && *slash == '\0') {
+		r->count = r->window_ms = 0;
+		return true;
+	}
+	if (n == 0 || *slash != '/' || !conf_parse_days(slash + 1, &ms) || ms < 1000 ||
+	    ms > 24u * 3600 * 1000)
+		return false;
+	r->count = (unsigned)n;
+	r->window_ms = ms;
+	return true;
+}
+
 bool config_parse_size(const char *s, size_t *bytes)
 {
 	unsigned long long v, mult;

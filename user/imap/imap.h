@@ -33,8 +33,9 @@ void imap_session_free(struct imap_session *s);
 /* "* OK [CAPABILITY ...] <hostname> originmail ready" */
 void imap_session_greeting(struct imap_session *s, struct obuf *out);
 /* Consume the bytes (commands, literals, IDLE's DONE): the session keeps an incomplete command itself,
- * so the return value is always len. After IMAP_STARTTLS or IMAP_CLOSE the rest is ignored (nothing
- * sent in plaintext survives into TLS). */
+ * so the return value is len, except right after a failed LOGIN/AUTHENTICATE: then the bytes after that
+ * command are left to the caller, who may delay the reply and pass them again (docs/bpf.md). After
+ * IMAP_STARTTLS or IMAP_CLOSE the rest is ignored (nothing sent in plaintext survives into TLS). */
 size_t imap_session_input(struct imap_session *s, const char *data, size_t len, struct obuf *out,
                           enum imap_action *act);
 /* TLS is up after STARTTLS. */
@@ -50,6 +51,8 @@ bool imap_session_poll(struct imap_session *s, struct obuf *out);
 bool imap_session_idle(const struct imap_session *s);
 /* A literal is being received (the caller uses the data timeout). */
 bool imap_session_in_data(const struct imap_session *s);
+/* Failed LOGIN/AUTHENTICATE attempts in this session so far. */
+unsigned imap_session_auth_failures(const struct imap_session *s);
 /* What the last input call did worth a log line ("login alice@example.test", "login failed for x"), or
  * "". No control characters. */
 const char *imap_session_last_event(const struct imap_session *s);

@@ -184,6 +184,7 @@ static void bare_lf(struct imap_session *s, struct obuf *out)
 size_t imap_read(struct imap_session *s, const char *data, size_t len, struct obuf *out)
 {
 	size_t pos = 0;
+	unsigned failures = s->auth_failures;
 
 	while (pos < len) {
 		const char *p = data + pos;
@@ -238,6 +239,8 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 		}
 		if (s->errors >= IMAP_MAX_ERRORS && s->mode != M_CLOSED)
 			imap_bye(s, out, "Too many invalid commands");
+		if (s->auth_failures != failures && s->mode != M_CLOSED)
+			return pos; /* the rest waits: the caller may delay this reply */
 	}
 	return len;
 }

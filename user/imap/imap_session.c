@@ -329,14 +329,19 @@ size_t imap_session_input(struct imap_session *s, const char *data, size_t len, 
 	enum imap_mode entry = s->mode;
 
 	s->event[0] = '\0';
-	imap_read(s, data, len, out);
+	size_t used = imap_read(s, data, len, out);
 	if (s->mode == M_CLOSED)
 		*act = IMAP_CLOSE;
 	else if (s->mode == M_TLS_WAIT)
 		*act = entry == M_TLS_WAIT ? IMAP_CONTINUE : IMAP_STARTTLS;
 	else
 		*act = IMAP_CONTINUE;
-	return len;
+	return used;
+}
+
+unsigned imap_session_auth_failures(const struct imap_session *s)
+{
+	return s->auth_failures;
 }
 
 void imap_session_tls_started(struct imap_session *s, const char *tls_info)

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bpf/om_bpf.h"
+#include "limits/limits.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 #include "net/tls.h"
@@ -25,6 +26,7 @@ static char rbuf[READ_CHUNK + 1]; /* one process, one thread: a shared read buff
 
 static void start_session(struct conn *c);
 static bool flush(struct conn *c);
+static bool deliver_input(struct conn *c, const char *data, size_t len);
 
 static uint64_t mono_ns(void)
 {
@@ -65,6 +67,7 @@ void conn_close(struct conn *c, const char *why)
 		log_info("Connection from %s closed: %s", client(c), why);
 	if (c->proto && c->session)
 		c->proto->destroy(c->session); /* a message in progress is discarded, never half-delivered */
+	limits_release(s->limits, &c->limit);
 	if (c->ssl) {
 		SSL_free(c->ssl);
 		ERR_clear_error();
@@ -88,10 +91,15 @@ void conn_close(struct conn *c, const char *why)
 	free(c);
 }
 
-/* Queue the one-line refusal, flush it, close. The reason is what the peer and the log see. */
+/* Queue the one-line refusal, flush it, close. The reason is what the peer and the log see; the log
+ * names the original client once a PROXY header has named it. */
 static void refuse(struct conn *c, const char *reason)
 {
-	log_warn("Refused connection from %s on %s: %s", c->origin.peer_ip, c->lc->name, reason);
+	if (c->origin.via_proxy)
+		log_warn("Refused connection from %s via %s on %s: %s", c->origin.client_ip,
+		         c->origin.peer_ip, c->lc->name, reason);
+	else
+		log_warn("Refused connection from %s on %s: %s", c->origin.peer_ip, c->lc->name, reason);
 	char line[256];
 	snprintf(line, sizeof(line), "%s %s", c->gen->cfg.hostname, reason);
 	obuf_printf(&c->out, "%s %s\r\n", c->proto->refusal_prefix, line);
@@ -146,11 +154,8 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 		return;
 	}
 
-	if (s->nconns > c->gen->cfg.max_connections) {
-		metrics_inc(M_CONNECTIONS, c->lc->name, config_proto_name(c->lc->proto), "too-many");
-		refuse(c, "too many connections, try again later");
-		return;
-	}
+	/* Behind a proxy the refusal waits for the header, so that the log names the client (admit()). */
+	c->over_capacity = s->nconns > c->gen->cfg.max_connections;
 	c->verdict = policy_classify(c->lc, &c->origin.peer.sa);
 	if (s->bpf) /* the kernel classified it at the handshake: one lookup by cookie */
 		c->verdict = om_bpf_verdict(s->bpf, c->origin.cookie, c->verdict);
@@ -164,7 +169,7 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 		refuse(c, "not a trusted proxy and not allowed to connect directly");
 		return;
 	case VERDICT_DIRECT:
-		start_session(c);
+		start_session(c); /* admit() first */
 		return;
 	case VERDICT_PROXY_REQUIRED:
 	case VERDICT_PROXY_OPTIONAL:
@@ -290,8 +295,33 @@ static bool begin_tls(struct conn *c)
 	return true;
 }
 
+/* Once the origin is known (the PROXY header, or a direct peer), before TLS: max_connections and the
+ * per-origin limits (user/limits/). A health check or the proxy's own connection (PROXY LOCAL or UNKNOWN)
+ * has no origin: it counts against max_connections only. Returns false when the connection was refused. */
+static bool admit(struct conn *c)
+{
+	char why[256];
+
+	if (c->admitted)
+		return true;
+	c->admitted = true;
+	if (c->over_capacity) {
+		refuse(c, "too many connections, try again later");
+		return false;
+	}
+	if (c->quiet)
+		return true;
+	if (limits_admit(c->srv->limits, &c->gen->cfg, &c->origin.client, &c->limit, why, sizeof(why)))
+		return true;
+	metrics_inc(M_ORIGIN_LIMIT_REJECTIONS);
+	refuse(c, why);
+	return false;
+}
+
 static void start_session(struct conn *c)
 {
+	if (!admit(c))
+		return;
 	if (c->lc->tls == TLS_IMPLICIT && !c->ssl) {
 		(void)begin_tls(c);
 		return;
@@ -354,6 +384,35 @@ static void close_if_draining(struct conn *c)
 	}
 }
 
+/* The session failed a login: its reply, and everything after it, waits (origin_auth_delay, doubling with
+ * each recent failure of the origin on any instance); at origin_auth_failures the session ends after it.
+ * Returns true when there was a new failure (the session then left the rest of the input unread). */
+static bool on_auth_failure(struct conn *c, enum proto_action *act)
+{
+	unsigned n = c->proto->auth_failures ? c->proto->auth_failures(c->session) : 0;
+	bool locked = false;
+
+	if (n == c->auth_failures)
+		return false;
+	c->auth_failures = n;
+	unsigned ms = limits_auth_failed(c->srv->limits, &c->gen->cfg, &c->origin.client, &locked);
+	if (locked) {
+		metrics_inc(M_ORIGIN_LIMIT_REJECTIONS);
+		log_warn("Closing the session of %s on %s: too many failed logins from %s "
+		         "(origin_auth_failures)",
+		         client(c), c->lc->name, client(c));
+		if (*act != PROTO_CLOSE) /* else the session said goodbye itself */
+			obuf_printf(&c->out, "%s %s too many failed logins from %s, try again later\r\n",
+			            c->proto->refusal_prefix, c->gen->cfg.hostname, client(c));
+		*act = PROTO_CLOSE;
+	}
+	if (ms) {
+		log_info("%s on %s: failed login, reply delayed %u ms", client(c), c->lc->name, ms);
+		c->hold_until_ms = now_ms() + ms;
+	}
+	return true;
+}
+
 /* Hand the received bytes to the session; keep what it leaves (an incomplete line). Returns false
  * when the connection was closed. */
 static bool deliver_input(struct conn *c, const char *data, size_t len)
@@ -378,6 +437,7 @@ static bool deliver_input(struct conn *c, const char *data, size_t len)
 	const char *ev = c->proto->last_event ? c->proto->last_event(c->session) : NULL;
 	if (ev && *ev)
 		log_info("%s on %s: %s", client(c), c->lc->name, ev);
+	bool failed = on_auth_failure(c, &act);
 
 	if (act == PROTO_STARTTLS) {
 		c->in_len = 0; /* nothing sent in plaintext survives into TLS (RFC 3207) */
@@ -387,6 +447,8 @@ static bool deliver_input(struct conn *c, const char *data, size_t len)
 	if (act == PROTO_CLOSE) {
 		c->state = CONN_CLOSING;
 		set_deadline(c, CLOSE_LINGER_MS);
+		if (c->hold_until_ms)
+			c->deadline_ms = c->hold_until_ms;
 		return true;
 	}
 	size_t left = len - used;
@@ -414,13 +476,32 @@ static bool deliver_input(struct conn *c, const char *data, size_t len)
 	        c->proto->in_data(c->session) ? c->gen->cfg.data_timeout_ms : c->gen->cfg.command_timeout_ms;
 	set_deadline(c, ms);
 	close_if_draining(c);
+	if (c->hold_until_ms)
+		c->deadline_ms = c->hold_until_ms;
+	else if (failed && left && c->state == CONN_ACTIVE) /* no delay (exempt, or 0): go on at once */
+		return deliver_input(c, c->in, c->in_len);
 	return true;
+}
+
+/* A held reply's time has come: send it, then go on with what the peer sent meanwhile. */
+static void release_hold(struct conn *c)
+{
+	c->hold_until_ms = 0;
+	if (c->state != CONN_ACTIVE) {
+		set_deadline(c, CLOSE_LINGER_MS);
+		flush(c);
+		return;
+	}
+	set_deadline(c, c->gen->cfg.command_timeout_ms);
+	if (c->in_len && !deliver_input(c, c->in, c->in_len))
+		return;
+	conn_on_events(c, EPOLLIN);
 }
 
 /* Read what is there; returns false when the connection was closed. */
 static bool on_readable(struct conn *c)
 {
-	for (int rounds = 0; rounds < 16 && c->state == CONN_ACTIVE; rounds++) {
+	for (int rounds = 0; rounds < 16 && c->state == CONN_ACTIVE && !c->hold_until_ms; rounds++) {
 		ssize_t n;
 		if (c->ssl) {
 			int r = SSL_read(c->ssl, rbuf, READ_CHUNK);
@@ -472,6 +553,10 @@ static bool on_readable(struct conn *c)
 /* Send queued output. Returns false when the connection was closed. */
 static bool flush(struct conn *c)
 {
+	if (c->hold_until_ms) { /* a delayed reply: nothing leaves, nothing is read until then */
+		watch(c, 0);
+		return true;
+	}
 	while (c->out.len) {
 		ssize_t n;
 		if (c->ssl && c->state != CONN_TLS_HANDSHAKE) {
@@ -522,6 +607,11 @@ static bool flush(struct conn *c)
 
 void conn_on_events(struct conn *c, uint32_t events)
 {
+	if (c->hold_until_ms) {
+		if (events & (EPOLLHUP | EPOLLERR))
+			conn_close(c, "connection lost");
+		return;
+	}
 	switch (c->state) {
 	case CONN_PROXY_WAIT:
 		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
@@ -537,7 +627,7 @@ void conn_on_events(struct conn *c, uint32_t events)
 		if ((events & EPOLLOUT) && c->out.len && !flush(c))
 			return;
 		/* OpenSSL may hold decrypted bytes epoll cannot see: read until it holds none. */
-		while (c->state == CONN_ACTIVE && c->out.len <= OUT_HIGH_WATER) {
+		while (c->state == CONN_ACTIVE && c->out.len <= OUT_HIGH_WATER && !c->hold_until_ms) {
 			if (!on_readable(c))
 				return;
 			if (!c->ssl || SSL_pending(c->ssl) == 0)
@@ -568,6 +658,10 @@ static void poll_session(struct conn *c)
 
 void conn_on_timeout(struct conn *c)
 {
+	if (c->hold_until_ms) {
+		release_hold(c);
+		return;
+	}
 	switch (c->state) {
 	case CONN_PROXY_WAIT:
 		if (c->verdict == VERDICT_PROXY_OPTIONAL && c->pp->have == 0) {

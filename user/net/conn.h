@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "limits/limits.h"
 #include "net/origin.h"
 #include "net/proto.h"
 #include "net/server.h"
@@ -43,6 +44,13 @@ struct conn {
 	unsigned events; /* what epoll watches now */
 	bool seen_input; /* the session has had bytes from the peer */
 	bool quiet;      /* a health check: its lines are debug lines */
+	/* Abuse limits (user/limits/): the origin's share of the counters, checked once its address is
+	 * known; a failed login's reply is held (nothing sent, nothing read) until hold_until_ms. */
+	struct limits_conn limit;
+	bool over_capacity;     /* accepted beyond max_connections: refused once the origin is known */
+	bool admitted;          /* the limits were checked */
+	unsigned auth_failures; /* the session's failed logins already seen */
+	uint64_t hold_until_ms; /* 0: not held */
 	struct conn *prev, *next;
 };
 

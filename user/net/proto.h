@@ -33,6 +33,9 @@ struct proto_ops {
 	/* Optional: what the last input call did that an operator wants in the log ("queued as ...",
 	 * "authentication failed for ..."), or NULL/"" for nothing. */
 	const char *(*last_event)(const void *s);
+	/* Failed logins in the session so far; input returns right after the command that failed one, so
+	 * that the connection layer can delay the reply (origin limits, docs/bpf.md). */
+	unsigned (*auth_failures)(const void *s);
 	void (*destroy)(void *s);
 	/* What starts the one line a refused peer gets, before the reason: "421 4.7.0", "* BYE". */
 	const char *refusal_prefix;

@@ -76,6 +76,11 @@ static bool poll_(void *p, struct obuf *out)
 	return imap_session_poll(((struct imap_conn *)p)->s, out);
 }
 
+static unsigned auth_failures(const void *p)
+{
+	return imap_session_auth_failures(((const struct imap_conn *)p)->s);
+}
+
 static void destroy(void *p)
 {
 	struct imap_conn *c = p;
@@ -97,6 +102,7 @@ const struct proto_ops imap_proto_ops = {
         .idle = idle,
         .in_data = in_data,
         .poll = poll_,
+        .auth_failures = auth_failures,
         .destroy = destroy,
         .refusal_prefix = "* BYE",
 };

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "bpf/om_bpf.h"
+#include "limits/limits.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
 #include "net/conn.h"
@@ -122,6 +123,11 @@ bool server_bind(struct server *s, char *err, size_t errlen)
 	 * are made in, and the sock_ops program sees the connections of its cgroup's sockets only. */
 	if (!om_bpf_init(&s->bpf, cfg, err, errlen))
 		return false;
+	s->limits = limits_open(cfg, s->bpf); /* maps the shared table while we may */
+	if (!s->limits) {
+		snprintf(err, errlen, "out of memory for the origin limits");
+		return false;
+	}
 	for (size_t i = 0; i < cfg->nlisteners; i++)
 		n += cfg->listeners[i].naddrs;
 	s->listeners = calloc(n ? n : 1, sizeof(*s->listeners));
@@ -181,6 +187,7 @@ static void reload(struct server *s)
 	s->gen = g;
 	if (s->bpf && !om_bpf_load_policy(s->bpf, &g->cfg, err, sizeof(err)))
 		log_err("BPF policy maps not reloaded: %s", err);
+	limits_configure(s->limits, &g->cfg);
 	log_info("Reloaded %s: %zu listeners, %zu users, %u connections keep their old settings", g->cfg.path,
 	         g->cfg.nlisteners, passwd_db_count(g->users), s->nconns);
 }
@@ -341,6 +348,8 @@ void server_close(struct server *s)
 		close(s->epfd);
 	if (s->sigfd > 0)
 		close(s->sigfd);
+	limits_close(s->limits);
+	s->limits = NULL;
 	om_bpf_stop(s->bpf);
 	s->bpf = NULL;
 	generation_unref(s->gen);

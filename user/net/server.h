@@ -27,6 +27,7 @@ struct listener {
 struct conn;
 struct om_bpf;
 struct metrics_http;
+struct limits;
 
 struct server {
 	int epfd, sigfd;
@@ -40,6 +41,7 @@ struct server {
 	uint64_t drain_deadline_ms;
 	struct om_bpf *bpf;           /* the kernel side (docs/bpf.md); NULL when off */
 	struct metrics_http *metrics; /* the metrics endpoint; NULL when off */
+	struct limits *limits;        /* per-origin abuse limits (user/limits/) */
 };
 
 struct generation *generation_load(const char *config_path, char *err, size_t errlen);

@@ -53,6 +53,9 @@ bool smtp_session_idle(const struct smtp_session *s);
  * in message data"), or "" (cleared at the start of each call; the latest event of a call wins). No
  * control characters. The session itself logs nothing. */
 const char *smtp_session_last_event(const struct smtp_session *s);
+/* Failed AUTH attempts in this session so far. smtp_session_input returns right after the line that
+ * failed one, leaving the rest of the input unconsumed: the caller may delay the reply (docs/bpf.md). */
+unsigned smtp_session_auth_failures(const struct smtp_session *s);
 /* The authenticated user, or NULL. */
 const char *smtp_session_auth_user(const struct smtp_session *s);
 

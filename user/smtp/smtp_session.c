@@ -145,6 +145,11 @@ const char *smtp_session_last_event(const struct smtp_session *s)
 	return s->event;
 }
 
+unsigned smtp_session_auth_failures(const struct smtp_session *s)
+{
+	return s->auth_failures;
+}
+
 const char *smtp_session_auth_user(const struct smtp_session *s)
 {
 	return s->auth_user;
@@ -309,6 +314,7 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, 
 {
 	size_t pos = 0, maxl = smtp_max_line(s);
 	enum smtp_mode entry = s->mode;
+	unsigned failures = s->auth_failures;
 
 	*act = SMTP_CONTINUE;
 	s->event[0] = '\0';
@@ -353,6 +359,8 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, 
 			smtp_event(s, "too many errors");
 			smtp_close(s, out, "421 4.7.0", "Error: too many errors");
 		}
+		if (s->auth_failures != failures)
+			break; /* the rest waits: the caller may delay this reply */
 	}
 	if (s->mode == MODE_CLOSED) {
 		*act = SMTP_CLOSE;
