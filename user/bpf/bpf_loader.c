@@ -41,7 +41,8 @@ struct om_bpf {
 
 static char libbpf_last[512]; /* libbpf's last warning: the detail behind a failed load */
 
-static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int on_libbpf_print(enum libbpf_print_level level,
+                                                                 const char *fmt, va_list ap)
 {
 	char line[512];
 
