@@ -99,6 +99,20 @@ static void stop_relay_worker(pid_t pid, unsigned grace_ms)
 	waitpid(pid, &st, 0);
 }
 
+/* What a crash left in tmp/ of the Maildirs (docs/configuration.md, tmp_max_age): once, before serving,
+ * as the service user. A delivery a sibling instance is writing right now is kept. */
+static void sweep_maildirs(const struct config *cfg)
+{
+	unsigned maildirs = 0;
+	int n = maildir_sweep(cfg->mail_root, cfg->tmp_max_age_ms / 1000, &maildirs);
+
+	if (n > 0)
+		log_info("Removed %d crash leftover%s from tmp/ (%u Maildirs looked at)", n,
+		         n == 1 ? "" : "s", maildirs);
+	else
+		log_debug("No crash leftovers in tmp/ (%u Maildirs looked at)", maildirs);
+}
+
 static bool drop_privileges(const struct passwd *pw)
 {
 	if (setgroups(0, NULL) != 0 || setgid(pw->pw_gid) != 0 || setuid(pw->pw_uid) != 0)
@@ -188,6 +202,7 @@ int main(int argc, char **argv)
 		}
 		log_info("Running as %s (uid %u)", user, (unsigned)pw->pw_uid);
 	}
+	sweep_maildirs(&srv.gen->cfg);
 	pid_t worker = start_relay_worker(&srv);
 	int rc = server_run(&srv);
 	stop_relay_worker(worker, srv.gen->cfg.shutdown_grace_ms);
