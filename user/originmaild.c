@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,6 +20,7 @@
 #include "store/maildir.h"
 
 #define DEFAULT_CONFIG "/etc/originmail/originmail.conf"
+#define NOFILE_SPARE   256 /* descriptors besides the connections' */
 
 static int usage(FILE *f, int rc)
 {
@@ -97,6 +99,28 @@ static void stop_relay_worker(pid_t pid, unsigned grace_ms)
 	log_warn("relay worker did not stop in time: killing it");
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
+}
+
+/* max_connections sockets need as many descriptors, and some more for listeners, Maildir files, logs and
+ * the BPF maps: raise RLIMIT_NOFILE to that (the hard limit too while we are root, up to the kernel's
+ * nr_open), or say what the limit holds. */
+static void raise_nofile(unsigned max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + NOFILE_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max > want ? rl.rlim_max : want};
+	if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+		return;
+	up.rlim_cur = up.rlim_max = rl.rlim_max; /* not root: as far as the hard limit goes */
+	if (setrlimit(RLIMIT_NOFILE, &up) != 0)
+		up.rlim_cur = rl.rlim_cur;
+	log_warn("max_connections = %u but only %llu file descriptors are allowed (RLIMIT_NOFILE): "
+	         "connections "
+	         "beyond them wait in the backlog",
+	         max_connections, (unsigned long long)up.rlim_cur);
 }
 
 /* What a crash left in tmp/ of the Maildirs (docs/configuration.md, tmp_max_age): once, before serving,
@@ -189,6 +213,7 @@ int main(int argc, char **argv)
 		        srv.gen->cfg.queue_dir, srv.gen->cfg.mail_root);
 		return 78;
 	}
+	raise_nofile(srv.gen->cfg.max_connections);
 	if (!server_bind(&srv, err, sizeof(err))) {
 		log_err("%s", err);
 		server_close(&srv);

@@ -10,7 +10,9 @@
  * Seeds: tests/corpus/imap/ (tests/corpus/make_session_corpus.py).
  *
  * Checked for every input, besides ASan/UBSan:
- *  - the session consumes all it is given (it keeps an incomplete command itself);
+ *  - the session consumes all it is given (it keeps an incomplete command itself), except while a
+ *    response is written in pieces (output_buffer is 2 KiB here): then each piece stays near that size,
+ *    resume takes no input, and what was left is passed again once the response is complete;
  *  - the responses are well-formed: every line starts with "*", "+" or a tag and ends with CRLF, no CR,
  *    LF or NUL outside literals, and every literal announced as {n} or ~{n} is followed by n bytes;
  *  - the log event has no control characters;
@@ -31,6 +33,9 @@
 #include "store/maildir.h"
 
 #define HOST "mx.example.test"
+/* Small, so that a FETCH of the template's few messages is written in several pieces. */
+#define OUTPUT_BUFFER 2048
+#define PIECE_MAX     (64 * 1024) /* one message's response, at most, on top of a piece */
 
 static struct config cfg;
 static struct listener_conf listeners[3];
@@ -99,7 +104,8 @@ static void setup(void)
 	                      .mail_root = mail_root,
 	                      .passwd_file = path,
 	                      .max_message_size = 20000,
-	                      .max_line = 4096};
+	                      .max_line = 4096,
+	                      .output_buffer = OUTPUT_BUFFER};
 	listeners[0] = (struct listener_conf){.name = "imap", .proto = PROTO_IMAP, .tls = TLS_STARTTLS};
 	listeners[1] =
 	        (struct listener_conf){.name = "imap-plain", .proto = PROTO_IMAP, .auth_plaintext = true};
@@ -170,6 +176,14 @@ static void check_responses(const struct obuf *out)
 		}
 	}
 	FZ_CHECK(line_start, "a response does not end inside a literal");
+}
+
+/* A piece of a response written in pieces: appended to what the client has read of this response so
+ * far, which is checked whole once the response is complete. */
+static void check_pieces(const struct obuf *piece, struct obuf *resp)
+{
+	obuf_append(resp, piece->data ? piece->data : "", piece->len);
+	FZ_CHECK(!resp->oom, "memory for the response");
 }
 
 static void check_event(const struct imap_session *s)
@@ -251,6 +265,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	const struct listener_conf *lc = &listeners[(data[0] & 3) % 3];
 	bool tls = lc->tls == TLS_IMPLICIT, poll = data[0] & 16;
+	struct obuf pending_resp = {0}; /* the pieces of one input call's responses, checked together */
 	ctx = (struct imap_ctx){.cfg = &cfg,
 	                        .lc = lc,
 	                        .users = users,
@@ -271,11 +286,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		FZ_CHECK(buf != NULL, "malloc");
 		memcpy(buf, data + off, n);
-		off += n;
-		FZ_CHECK(imap_session_input(s, buf, n, &out, &act) == n,
-		         "the session consumes all it is given");
+		size_t used = imap_session_input(s, buf, n, &out, &act);
 		free(buf);
-		check_responses(&out);
+		FZ_CHECK(used <= n, "consumed <= given");
+		FZ_CHECK(used == n || imap_session_busy(s), "all is consumed unless a response is in pieces");
+		off += used;
+		/* The client reads each piece of a long response; the net layer then asks for the next. */
+		while (imap_session_busy(s) && act == IMAP_CONTINUE) {
+			FZ_CHECK(out.len <= OUTPUT_BUFFER + PIECE_MAX, "a piece stays near output_buffer");
+			check_pieces(&out, &pending_resp);
+			trace(&out);
+			out.len = 0;
+			unsigned long before = imap_session_progress(s);
+			imap_session_resume(s, &out);
+			FZ_CHECK(out.len > 0, "a busy session writes more when asked");
+			FZ_CHECK(imap_session_progress(s) == before, "resume takes no input");
+		}
+		check_pieces(&out, &pending_resp);
+		check_responses(&pending_resp);
+		pending_resp.len = 0;
 		check_event(s);
 		trace(&out);
 		out.len = 0;
@@ -311,6 +340,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	imap_session_free(s);
 	obuf_free(&out);
+	obuf_free(&pending_resp);
 
 	check_no_tmp(mail_root, 0);
 	check_store("alice@example.test");

@@ -77,6 +77,8 @@ static const struct keydef keys[] = {
         {"max_recipients", S_GLOBAL, K_NUMBER, G(max_recipients), 1, 100000, "between 1 and 100000", false},
         {"max_connections", S_GLOBAL, K_NUMBER, G(max_connections), 1, 1000000, "between 1 and 1000000",
          false},
+        {"output_buffer", S_GLOBAL, K_SIZE, G(output_buffer), 64 << 10, 64 << 20, "between 64K and 64M",
+         false},
         {"command_timeout", S_GLOBAL, K_DURATION, G(command_timeout_ms), 1000, HOUR, "between 1s and 1h",
          false},
         {"data_timeout", S_GLOBAL, K_DURATION, G(data_timeout_ms), 1000, HOUR, "between 1s and 1h", false},
@@ -661,6 +663,7 @@ static bool set_defaults(struct config *c)
 	c->max_line = 4096;
 	c->max_recipients = 100;
 	c->max_connections = 1024;
+	c->output_buffer = 1u << 20;
 	c->command_timeout_ms = 5 * 60 * 1000;
 	c->data_timeout_ms = 10 * 60 * 1000;
 	c->shutdown_grace_ms = 30 * 1000;

@@ -50,6 +50,7 @@ struct config {
 	size_t max_line;             /* max_line = 4096 with CRLF (not 1000: docs/configuration.md) */
 	unsigned max_recipients;     /* max_recipients = 100 */
 	unsigned max_connections;    /* max_connections = 1024, per process */
+	size_t output_buffer;        /* output_buffer = 1M: replies queued for a client that does not read */
 	unsigned command_timeout_ms; /* command_timeout = 5m */
 	unsigned data_timeout_ms;    /* data_timeout = 10m */
 	unsigned shutdown_grace_ms;  /* shutdown_grace = 30s: SIGTERM drains for this long */

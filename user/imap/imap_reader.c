@@ -198,6 +198,11 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 			}
 			pos += n;
 			s->lit_left -= n;
+			s->lit_run += n;
+			if (s->lit_run >= IMAP_PROGRESS_BLOCK || !s->lit_left) {
+				s->progress++;
+				s->lit_run = 0;
+			}
 			if (!s->lit_left) {
 				s->mode = M_CMD;
 				s->line_start = s->cmd_len;
@@ -210,6 +215,7 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 				return len;
 			pos += (size_t)(lf - p) + 1;
 			s->mode = M_CMD;
+			s->progress++;
 			continue;
 		}
 		size_t n = lf ? (size_t)(lf - p) : avail;
@@ -230,6 +236,7 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 		if (!lf)
 			break;
 		pos++; /* the LF */
+		s->progress++;
 		if (s->cmd_len == s->line_start || s->cmd[s->cmd_len - 1] != '\r') {
 			bare_lf(s, out);
 		} else {
@@ -238,6 +245,8 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 		}
 		if (s->errors >= IMAP_MAX_ERRORS && s->mode != M_CLOSED)
 			imap_bye(s, out, "Too many invalid commands");
+		if (s->fetch && s->mode != M_CLOSED)
+			return pos; /* what follows waits until the response is written */
 	}
 	return len;
 }

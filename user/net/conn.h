@@ -41,6 +41,7 @@ struct conn {
 	uint64_t expire_ms;
 	unsigned events; /* what epoll watches now */
 	bool seen_input; /* the session has had bytes from the peer */
+	bool held;       /* in holds input the session left while busy (proto.h): give it back after */
 	bool quiet;      /* a health check: its lines are debug lines */
 	struct conn *prev, *next;
 };

@@ -76,6 +76,21 @@ static bool poll_(void *p, struct obuf *out)
 	return imap_session_poll(((struct imap_conn *)p)->s, out);
 }
 
+static unsigned long progress(const void *p)
+{
+	return imap_session_progress(((const struct imap_conn *)p)->s);
+}
+
+static bool busy(const void *p)
+{
+	return imap_session_busy(((const struct imap_conn *)p)->s);
+}
+
+static void resume(void *p, struct obuf *out)
+{
+	imap_session_resume(((struct imap_conn *)p)->s, out);
+}
+
 static void destroy(void *p)
 {
 	struct imap_conn *c = p;
@@ -97,6 +112,9 @@ const struct proto_ops imap_proto_ops = {
         .idle = idle,
         .in_data = in_data,
         .poll = poll_,
+        .progress = progress,
+        .busy = busy,
+        .resume = resume,
         .destroy = destroy,
         .refusal_prefix = "* BYE",
 };

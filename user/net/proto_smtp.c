@@ -71,6 +71,11 @@ static const char *last_event(const void *p)
 	return smtp_session_last_event(((const struct smtp_conn *)p)->s);
 }
 
+static unsigned long progress(const void *p)
+{
+	return smtp_session_progress(((const struct smtp_conn *)p)->s);
+}
+
 static void destroy(void *p)
 {
 	struct smtp_conn *c = p;
@@ -93,6 +98,7 @@ static const struct proto_ops smtp_ops = {
         .in_data = in_data,
         .destroy = destroy,
         .last_event = last_event,
+        .progress = progress,
         .refusal_prefix = "421 4.7.0",
 };
 

@@ -37,7 +37,8 @@ struct server {
 	uint64_t conn_seq;
 	bool draining;
 	uint64_t drain_deadline_ms;
-	struct om_bpf *bpf; /* the kernel side (docs/bpf.md); NULL when off */
+	struct om_bpf *bpf;           /* the kernel side (docs/bpf.md); NULL when off */
+	uint64_t accept_paused_until; /* out of file descriptors: listeners rest until then (ms) */
 };
 
 struct generation *generation_load(const char *config_path, char *err, size_t errlen);

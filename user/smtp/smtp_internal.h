@@ -14,6 +14,7 @@
 #define SMTP_MAX_ERRORS        20   /* protocol errors (5.5.x) before 421 and close, like Postfix */
 #define SMTP_DEFAULT_LINE      1000 /* when the config says 0 */
 #define SMTP_DEFAULT_RCPTS     100
+#define SMTP_PROGRESS_BLOCK    8192 /* octets of one long message line that count as progress */
 #define SMTP_WBUF_SIZE         8192 /* message output buffer, allocated only during DATA */
 
 enum smtp_mode {
@@ -70,6 +71,9 @@ struct smtp_session {
 	uint64_t msg_bytes; /* octets of message data after dot-unstuffing */
 	bool too_big, bare_eol, io_error;
 	bool storage_full; /* the write or commit failed for want of space: 452 4.3.1, try later */
+
+	unsigned long progress; /* complete lines (commands, message lines) taken: smtp_session_progress */
+	size_t data_run;        /* message octets since progress last grew */
 
 	char id[24];     /* the queue id of the current message */
 	char event[160]; /* what the last input call did worth logging, or "" */
