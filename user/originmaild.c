@@ -17,6 +17,7 @@
 #include "net/server.h"
 #include "originmail/version.h"
 #include "relay/relay.h"
+#include "sandbox/seccomp.h"
 #include "store/maildir.h"
 
 #define DEFAULT_CONFIG "/etc/originmail/originmail.conf"
@@ -76,6 +77,11 @@ static pid_t start_relay_worker(struct server *srv)
 		if (srv->listeners[i].fd >= 0)
 			close(srv->listeners[i].fd);
 		srv->listeners[i].fd = -1;
+	}
+	char err[256];
+	if (srv->gen->cfg.seccomp && !sandbox_seccomp(err, sizeof(err))) {
+		log_err("relay worker: %s", err);
+		exit(71);
 	}
 	int rc = relay_worker_run(&srv->gen->cfg, srv->gen->users, parent);
 	server_close(srv);
@@ -229,6 +235,15 @@ int main(int argc, char **argv)
 	}
 	sweep_maildirs(&srv.gen->cfg);
 	pid_t worker = start_relay_worker(&srv);
+	if (srv.gen->cfg.seccomp) { /* after the fork: neither process may fork or exec from now on */
+		if (!sandbox_seccomp(err, sizeof(err))) {
+			log_err("%s", err);
+			stop_relay_worker(worker, 0);
+			server_close(&srv);
+			return 71;
+		}
+		log_info("seccomp filter on: a system call outside the allow-list kills the process");
+	}
 	int rc = server_run(&srv);
 	stop_relay_worker(worker, srv.gen->cfg.shutdown_grace_ms);
 	server_close(&srv);

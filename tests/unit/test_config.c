@@ -206,6 +206,7 @@ static void test_defaults(void **state)
 	assert_int_equal(c.shutdown_grace_ms, 30 * 1000);
 	assert_int_equal(c.tmp_max_age_ms, 36u * 3600 * 1000);
 	assert_int_equal(c.output_buffer, 1u << 20);
+	assert_false(c.seccomp);
 
 	assert_int_equal(c.nlisteners, 1);
 	const struct listener_conf *l = &c.listeners[0];
@@ -245,6 +246,7 @@ static const char every_key[] = "# every key, none at its default\n"
                                 "shutdown_grace = 1500ms\n"
                                 "tmp_max_age = 2d\n"
                                 "output_buffer = 256K\n"
+                                "seccomp = on\n"
                                 "\n"
                                 "[listener mx-1]\n"
                                 "address = 192.0.2.1:25 [2001:db8::1]:25,[::ffff:192.0.2.1]:2525\n"
@@ -289,6 +291,7 @@ static void test_every_key(void **state)
 	assert_int_equal(c.shutdown_grace_ms, 1500);
 	assert_int_equal(c.tmp_max_age_ms, 2u * 24 * 3600 * 1000);
 	assert_int_equal(c.output_buffer, 256u << 10);
+	assert_true(c.seccomp);
 
 	assert_int_equal(c.nlisteners, 1);
 	const struct listener_conf *l = &c.listeners[0];

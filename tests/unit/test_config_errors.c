@@ -154,6 +154,7 @@ static const struct {
         {"tmp_max_age = 31d\n" LA, "t.conf:1: tmp_max_age must be between 1m and 30d"},
         {"output_buffer = 63K\n" LA, "t.conf:1: output_buffer must be between 64K and 64M"},
         {"output_buffer = 65M\n" LA, "t.conf:1: output_buffer must be between 64K and 64M"},
+        {"seccomp = strict\n" LA, "t.conf:1: seccomp must be yes or no (or true/false, on/off)"},
         {LA "proxy_timeout = 0\n", "t.conf:5: proxy_timeout must be more than 0 and at most 1h"},
         {LA "proxy_timeout = 0ms\n", "t.conf:5: proxy_timeout must be more than 0 and at most 1h"},
         {LA "proxy_timeout = 2h\n", "t.conf:5: proxy_timeout must be more than 0 and at most 1h"},

@@ -86,6 +86,7 @@ static const struct keydef keys[] = {
         {"tmp_max_age", S_GLOBAL, K_DAYS, G(tmp_max_age_ms), 60 * 1000, 30 * DAY, "between 1m and 30d",
          false},
         {"bpf", S_GLOBAL, K_BPF, G(bpf), 0, 0, NULL, false},
+        {"seccomp", S_GLOBAL, K_BOOL, G(seccomp), 0, 0, NULL, false},
         {"bpf_cgroup", S_GLOBAL, K_PATH, G(bpf_cgroup), 0, 0, NULL, true},
         {"bpf_pin_dir", S_GLOBAL, K_PATH, G(bpf_pin_dir), 0, 0, NULL, false},
         {"address", S_LISTENER, K_ADDRESS, L(addrs), 0, 0, NULL, false},

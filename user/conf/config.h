@@ -56,6 +56,7 @@ struct config {
 	unsigned shutdown_grace_ms;  /* shutdown_grace = 30s: SIGTERM drains for this long */
 	unsigned tmp_max_age_ms;     /* tmp_max_age = 36h: older tmp/ files are crash leftovers */
 	enum bpf_setting bpf;        /* bpf = auto | on | off (read at start only) */
+	bool seccomp;                /* seccomp = off: the system-call filter (read at start only) */
 	char *bpf_cgroup;            /* bpf_cgroup = PATH (empty: the daemon's own cgroup) */
 	char *bpf_pin_dir;           /* bpf_pin_dir = /sys/fs/bpf/originmail */
 	struct listener_conf *listeners;
