@@ -37,6 +37,15 @@ static const int bpf_cmds[] = {BPF_MAP_LOOKUP_ELEM, BPF_MAP_UPDATE_ELEM, BPF_MAP
 /* ioctl(2) only for what stdio and sockets ask: is this a terminal, how much is there to read. */
 static const unsigned long ioctl_reqs[] = {TCGETS, FIONREAD, FIONBIO};
 
+/* Allow syscall nr when its argument number arg equals value. (Every field named: the SCMP_A0 macros
+ * leave one out, which clang's -Wextra refuses.) */
+static int allow_if_arg(scmp_filter_ctx ctx, int nr, unsigned arg, scmp_datum_t value)
+{
+	struct scmp_arg_cmp cmp = {.arg = arg, .op = SCMP_CMP_EQ, .datum_a = value, .datum_b = 0};
+
+	return seccomp_rule_add_array(ctx, SCMP_ACT_ALLOW, nr, 1, &cmp);
+}
+
 bool sandbox_seccomp(char *err, size_t errlen)
 {
 	scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_KILL_PROCESS);
@@ -64,13 +73,11 @@ bool sandbox_seccomp(char *err, size_t errlen)
 	}
 	for (size_t i = 0; !rc && i < sizeof(bpf_cmds) / sizeof(bpf_cmds[0]); i++) {
 		what = "bpf";
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(bpf), 1,
-		                      SCMP_A0(SCMP_CMP_EQ, bpf_cmds[i]));
+		rc = allow_if_arg(ctx, SCMP_SYS(bpf), 0, (scmp_datum_t)bpf_cmds[i]);
 	}
 	for (size_t i = 0; !rc && i < sizeof(ioctl_reqs) / sizeof(ioctl_reqs[0]); i++) {
 		what = "ioctl";
-		rc = seccomp_rule_add(ctx, SCMP_ACT_ALLOW, SCMP_SYS(ioctl), 1,
-		                      SCMP_A1(SCMP_CMP_EQ, (scmp_datum_t)ioctl_reqs[i]));
+		rc = allow_if_arg(ctx, SCMP_SYS(ioctl), 1, (scmp_datum_t)ioctl_reqs[i]);
 	}
 	if (!rc) {
 		what = "seccomp_load";
