@@ -136,6 +136,7 @@ try:
     procs = [a.proc.pid] + children(a.proc.pid)
     t.check(len(procs) == 2, "A runs the daemon and its relay worker", procs)
     for pid in procs:
+        poll(lambda: status(pid).get("Seccomp") == "2", 10)  # the worker installs its own after the fork
         st = status(pid)
         t.check(st.get("Seccomp") == "2" and st.get("NoNewPrivs") == "1",
                 f"pid {pid}: Seccomp 2 (filter), NoNewPrivs 1", (st.get("Seccomp"), st.get("NoNewPrivs")))
