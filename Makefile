@@ -26,13 +26,19 @@ CFLAGS_BASE := -std=gnu11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wf
 ifeq ($(SAN),1)
 CFLAGS_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=all
 LDFLAGS_SAN := -fsanitize=address,undefined
+else ifeq ($(SAN),fuzz)
+# The libFuzzer build (build/fuzz, clang): the library instrumented for coverage; only the targets link
+# libFuzzer's main.
+CFLAGS_OPT := -O1 -g -fno-omit-frame-pointer -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all
+LDFLAGS_SAN := -fsanitize=address,undefined
 else
 CFLAGS_OPT := -O2 -g
 LDFLAGS_SAN :=
 endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
-LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz $(GMIME_LIBS)
+LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz -lseccomp $(GMIME_LIBS)
 
 # The library every program and test links: all of user/ but the programs' main files.
 LIB_SRCS := $(filter-out user/originctl/%,$(wildcard user/*/*.c))
@@ -50,10 +56,15 @@ UNIT_HELPER_SRCS := $(filter-out $(UNIT_SRCS),$(wildcard tests/unit/*.c))
 UNIT_HELPER_OBJS := $(UNIT_HELPER_SRCS:%.c=$(BUILD)/obj/%.o)
 
 PROGRAMS := $(BUILD)/originmaild $(BUILD)/originctl
+
+# libFuzzer targets (tests/fuzz/fuzz_NAME.c, seed corpus tests/corpus/NAME/), built only with SAN=fuzz.
+FUZZ_BUILD := build/fuzz
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/%)
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find bpf user include tests bench -name '*.[ch]')
 
-.PHONY: all test unit integration valgrind lint demo bench fuzz vmtest install clean deps deps-demo \
-	deps-bench deps-vmtest run
+.PHONY: all test unit integration valgrind lint demo bench fuzz fuzz-bins fuzz-replay vmtest install clean \
+	deps deps-demo deps-bench deps-vmtest run
 
 all: $(PROGRAMS) $(UNIT_BINS) $(BUILD)/proxy_bench examples/tls/cert.pem
 
@@ -95,6 +106,12 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS_SAN) $^ -o $@ -lcmocka $(LDLIBS)
 
+# A fuzz target: libFuzzer's main, the target, the instrumented library (SAN=fuzz only).
+$(FUZZ_BINS): $(BUILD)/%: $(BUILD)/obj/tests/fuzz/%.o $(LIB)
+	$(CC) -fsanitize=fuzzer,address,undefined $^ -o $@ $(LDLIBS)
+
+fuzz-bins: $(FUZZ_BINS)
+
 $(BUILD)/proxy_bench: bench/proxy_bench.c $(wildcard user/proxy/*.c)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE $^ -o $@
@@ -130,7 +147,7 @@ deps-vmtest:
 test: deps
 	$(MAKE) lint
 	$(MAKE) all
-	$(MAKE) unit integration valgrind
+	$(MAKE) unit fuzz-replay integration valgrind
 	$(MAKE) BUILD=build/asan SAN=1 all unit integration
 	@echo "make test: all passed"
 
@@ -153,8 +170,15 @@ integration: $(PROGRAMS)
 lint: $(SKEL)
 	@scripts/lint.sh
 
+# `make fuzz`: every target for FUZZ_SECONDS (60) on a scratch copy of its corpus; docs/fuzzing.md.
 fuzz: deps
-	@scripts/fuzz.sh $(if $(FUZZ_SECONDS),$(FUZZ_SECONDS),60)
+	$(MAKE) BUILD=$(FUZZ_BUILD) SAN=fuzz CC=$(CLANG) fuzz-bins
+	@scripts/fuzz.sh run $(FUZZ_BUILD) $(if $(FUZZ_SECONDS),$(FUZZ_SECONDS),60)
+
+# Every target over its committed corpus once, no fuzzing: the crashes found so far stay fixed.
+fuzz-replay:
+	$(MAKE) BUILD=$(FUZZ_BUILD) SAN=fuzz CC=$(CLANG) fuzz-bins
+	@scripts/fuzz.sh replay $(FUZZ_BUILD)
 
 bench: deps-bench $(BUILD)/proxy_bench $(BUILD)/smtp_load $(BUILD)/imap_load $(BUILD)/bpf_lookup $(PROGRAMS)
 	@scripts/bench.sh $(BUILD)

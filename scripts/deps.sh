@@ -9,7 +9,7 @@ set -eu
 
 # What each package is for is in the README ("Dependencies").
 build="make gcc clang llvm lld pkg-config libc6-dev linux-libc-dev libbpf-dev bpftool libelf-dev zlib1g-dev
-       libssl-dev libcrypt-dev libcmocka-dev libgmime-3.0-dev libclang-rt-14-dev openssl
+       libssl-dev libcrypt-dev libcmocka-dev libgmime-3.0-dev libclang-rt-14-dev libseccomp-dev openssl
        clang-format cppcheck"
 test="$build python3 iproute2 haproxy nginx-light libnginx-mod-stream swaks curl valgrind procps psmisc isync mandoc"
 demo="$build python3 iproute2 haproxy swaks curl openssl nginx-light libnginx-mod-stream procps psmisc"

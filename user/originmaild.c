@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,9 +18,11 @@
 #include "net/server.h"
 #include "originmail/version.h"
 #include "relay/relay.h"
+#include "sandbox/seccomp.h"
 #include "store/maildir.h"
 
 #define DEFAULT_CONFIG "/etc/originmail/originmail.conf"
+#define NOFILE_SPARE   256 /* descriptors besides the connections' */
 
 static int usage(FILE *f, int rc)
 {
@@ -78,6 +81,11 @@ static pid_t start_relay_worker(struct server *srv)
 	}
 	metrics_http_close(srv->metrics); /* the parent answers scrapes; the port must go with it */
 	srv->metrics = NULL;
+	char err[256];
+	if (srv->gen->cfg.seccomp && !sandbox_seccomp(err, sizeof(err))) {
+		log_err("relay worker: %s", err);
+		exit(71);
+	}
 	int rc = relay_worker_run(&srv->gen->cfg, srv->gen->users, parent);
 	server_close(srv);
 	exit(rc);
@@ -100,6 +108,42 @@ static void stop_relay_worker(pid_t pid, unsigned grace_ms)
 	log_warn("relay worker did not stop in time: killing it");
 	kill(pid, SIGKILL);
 	waitpid(pid, &st, 0);
+}
+
+/* max_connections sockets need as many descriptors, and some more for listeners, Maildir files, logs and
+ * the BPF maps: raise RLIMIT_NOFILE to that (the hard limit too while we are root, up to the kernel's
+ * nr_open), or say what the limit holds. */
+static void raise_nofile(unsigned max_connections)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)max_connections + NOFILE_SPARE;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	struct rlimit up = {.rlim_cur = want, .rlim_max = rl.rlim_max > want ? rl.rlim_max : want};
+	if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+		return;
+	up.rlim_cur = up.rlim_max = rl.rlim_max; /* not root: as far as the hard limit goes */
+	if (setrlimit(RLIMIT_NOFILE, &up) != 0)
+		up.rlim_cur = rl.rlim_cur;
+	log_warn("max_connections = %u but only %llu file descriptors are allowed (RLIMIT_NOFILE): "
+	         "connections "
+	         "beyond them wait in the backlog",
+	         max_connections, (unsigned long long)up.rlim_cur);
+}
+
+/* What a crash left in tmp/ of the Maildirs (docs/configuration.md, tmp_max_age): once, before serving,
+ * as the service user. A delivery a sibling instance is writing right now is kept. */
+static void sweep_maildirs(const struct config *cfg)
+{
+	unsigned maildirs = 0;
+	int n = maildir_sweep(cfg->mail_root, cfg->tmp_max_age_ms / 1000, &maildirs);
+
+	if (n > 0)
+		log_info("Removed %d crash leftover%s from tmp/ (%u Maildirs looked at)", n,
+		         n == 1 ? "" : "s", maildirs);
+	else
+		log_debug("No crash leftovers in tmp/ (%u Maildirs looked at)", maildirs);
 }
 
 static bool drop_privileges(const struct passwd *pw)
@@ -178,6 +222,7 @@ int main(int argc, char **argv)
 		        srv.gen->cfg.queue_dir, srv.gen->cfg.mail_root);
 		return 78;
 	}
+	raise_nofile(srv.gen->cfg.max_connections);
 	if (!server_bind(&srv, err, sizeof(err))) {
 		log_err("%s", err);
 		server_close(&srv);
@@ -191,7 +236,17 @@ int main(int argc, char **argv)
 		}
 		log_info("Running as %s (uid %u)", user, (unsigned)pw->pw_uid);
 	}
+	sweep_maildirs(&srv.gen->cfg);
 	pid_t worker = start_relay_worker(&srv);
+	if (srv.gen->cfg.seccomp) { /* after the fork: neither process may fork or exec from now on */
+		if (!sandbox_seccomp(err, sizeof(err))) {
+			log_err("%s", err);
+			stop_relay_worker(worker, 0);
+			server_close(&srv);
+			return 71;
+		}
+		log_info("seccomp filter on: a system call outside the allow-list kills the process");
+	}
 	int rc = server_run(&srv);
 	stop_relay_worker(worker, srv.gen->cfg.shutdown_grace_ms);
 	server_close(&srv);

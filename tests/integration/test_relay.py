@@ -6,6 +6,7 @@ STARTTLS, verifying B's certificate against the test CA (relay_ca). B serves A's
 (proxy = off). Clients reach A's listeners through a raw PROXY v2 header from the trusted 127.0.0.2, or
 directly from 127.0.0.3 (direct_allowed). Both daemons drop to 'nobody'; A's relay worker too."""
 import base64
+import json
 import os
 import pwd
 import signal
@@ -115,6 +116,15 @@ def children(pid):
         return [int(p) for p in read(f"/proc/{pid}/task/{pid}/children").split()]
     except OSError:
         return []
+
+
+def policy_pids():
+    """PIDs of the instances whose CIDR lists are in the pinned BPF tries (empty when BPF is off)."""
+    r = subprocess.run([build_path("originctl"), "policy", "--json"], capture_output=True, text=True)
+    try:
+        return {row["pid"] for row in json.loads(r.stdout)} if r.returncode == 0 else set()
+    except ValueError:
+        return set()
 
 
 def gone(pid):
@@ -276,6 +286,12 @@ try:
     c.proc.wait()
     t.check(len(c_kids) == 1 and poll(lambda: gone(c_kids[0]), 10), "a worker whose parent is killed exits", c_kids)
 
+    # --- the worker exiting (SIGTERM) leaves A's entries in the shared BPF maps alone: they are A's
+    if a.proc.pid in policy_pids():
+        os.kill(worker, signal.SIGTERM)
+        t.check(poll(lambda: gone(worker), 10), "the worker exits on SIGTERM")
+        t.check(a.proc.pid in policy_pids(), "A's CIDR lists stay in the pinned tries after its worker exits",
+                policy_pids())
     # --- SIGTERM: A drains, the worker stops with it
     t.check(a.stop() == 0, "A exits 0 on SIGTERM")
     t.check(worker is not None and not os.path.exists(f"/proc/{worker}"), "the worker is gone with A")

@@ -204,6 +204,9 @@ static void test_defaults(void **state)
 	assert_int_equal(c.command_timeout_ms, 5 * 60 * 1000);
 	assert_int_equal(c.data_timeout_ms, 10 * 60 * 1000);
 	assert_int_equal(c.shutdown_grace_ms, 30 * 1000);
+	assert_int_equal(c.tmp_max_age_ms, 36u * 3600 * 1000);
+	assert_int_equal(c.output_buffer, 1u << 20);
+	assert_false(c.seccomp);
 
 	assert_int_equal(c.nlisteners, 1);
 	const struct listener_conf *l = &c.listeners[0];
@@ -241,6 +244,9 @@ static const char every_key[] = "# every key, none at its default\n"
                                 "command_timeout = 2m\n"
                                 "data_timeout = 900s\n"
                                 "shutdown_grace = 1500ms\n"
+                                "tmp_max_age = 2d\n"
+                                "output_buffer = 256K\n"
+                                "seccomp = on\n"
                                 "\n"
                                 "[listener mx-1]\n"
                                 "address = 192.0.2.1:25 [2001:db8::1]:25,[::ffff:192.0.2.1]:2525\n"
@@ -283,6 +289,9 @@ static void test_every_key(void **state)
 	assert_int_equal(c.command_timeout_ms, 120000);
 	assert_int_equal(c.data_timeout_ms, 900000);
 	assert_int_equal(c.shutdown_grace_ms, 1500);
+	assert_int_equal(c.tmp_max_age_ms, 2u * 24 * 3600 * 1000);
+	assert_int_equal(c.output_buffer, 256u << 10);
+	assert_true(c.seccomp);
 
 	assert_int_equal(c.nlisteners, 1);
 	const struct listener_conf *l = &c.listeners[0];
@@ -385,7 +394,8 @@ static void test_value_forms(void **state)
 	        "max_line = 1M",         "max_recipients = 1",        "max_recipients = 100000",
 	        "max_connections = 1",   "max_connections = 1000000", "command_timeout = 1s",
 	        "command_timeout = 1h",  "data_timeout = 1000ms",     "data_timeout = 60m",
-	        "shutdown_grace = 0",    "shutdown_grace = 3600",
+	        "shutdown_grace = 0",    "shutdown_grace = 3600",     "tmp_max_age = 1m",
+	        "tmp_max_age = 30d",     "output_buffer = 64K",       "output_buffer = 64M",
 	};
 	for (size_t i = 0; i < ARRAY_LEN(edges); i++) {
 		snprintf(text, sizeof(text), "%s\n" LA, edges[i]);

@@ -245,6 +245,61 @@ static void test_timeout_shutdown_and_idle_state(void **state)
 	tc_close(&c);
 }
 
+/* A FETCH larger than output_buffer is written in pieces, each after the client has read the one
+ * before; a command sent behind it waits (its bytes are left to the caller) and is answered after the
+ * FETCH's tagged reply; progress counts complete lines only. */
+static void test_fetch_in_pieces(void **state)
+{
+	struct tc c;
+	char body[600];
+	(void)state;
+
+	for (int i = 0; i < 5; i++) {
+		snprintf(body, sizeof(body), "Subject: m%d\r\n\r\n%0500d\r\n", i, i);
+		t_deliver(T.inbox, body);
+	}
+	T.cfg.output_buffer = 700; /* about one message per piece */
+	tc_open(&c, &T.lc_plain, NULL);
+	free(tc_take(&c));
+	tc_login(&c, "alice@example.test", "secret");
+	tc_expect(&c, "s SELECT INBOX", "s OK [READ-WRITE]");
+
+	const char *cmds = "f FETCH 1:* BODY.PEEK[]\r\nn NOOP\r\n";
+	unsigned long before = imap_session_progress(c.s);
+	size_t used = imap_session_input(c.s, cmds, strlen(cmds), &c.out, &c.act);
+	assert_int_equal(used, strlen("f FETCH 1:* BODY.PEEK[]\r\n")); /* NOOP waits */
+	assert_int_equal(imap_session_progress(c.s), before + 1);
+	assert_true(imap_session_busy(c.s));
+	assert_false(imap_session_idle(c.s));
+	int pieces = 1;
+	char *all = tc_take(&c);
+	assert_true(strlen(all) < 700 + 600);
+	t_lacks(all, "f OK");
+	while (imap_session_busy(c.s)) {
+		imap_session_resume(c.s, &c.out);
+		char *piece = tc_take(&c);
+		assert_true(strlen(piece) > 0 && strlen(piece) < 700 + 600);
+		char *more = realloc(all, strlen(all) + strlen(piece) + 1);
+		assert_non_null(more);
+		all = more;
+		strcat(all, piece);
+		free(piece);
+		pieces++;
+	}
+	assert_true(pieces >= 3);
+	for (int i = 1; i <= 5; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "* %d FETCH (BODY[] {", i);
+		t_has(all, want);
+	}
+	t_has(all, "f OK Fetch completed\r\n");
+	free(all);
+	/* the NOOP left behind is passed again */
+	tc_expect(&c, "n NOOP", "n OK");
+	T.cfg.output_buffer = 0;
+	tc_close(&c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -254,6 +309,7 @@ int main(void)
 	        cmocka_unit_test_setup(test_literals_and_limits, t_clean),
 	        cmocka_unit_test_setup(test_too_many_errors, t_clean),
 	        cmocka_unit_test_setup(test_timeout_shutdown_and_idle_state, t_clean),
+	        cmocka_unit_test_setup(test_fetch_in_pieces, t_clean),
 	};
 	return cmocka_run_group_tests_name("imap_session", tests, t_setup, t_teardown);
 }

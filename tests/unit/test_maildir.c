@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -365,6 +366,122 @@ static void test_clean_tmp(void **state)
 	assert_int_equal(maildir_clean_tmp(p, 1), -1);
 }
 
+/* A pid that ran and is gone: a child that exited and was reaped. */
+static pid_t dead_pid(void)
+{
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(0);
+	assert_int_equal(waitpid(pid, NULL, 0), pid);
+	return pid;
+}
+
+/* A unique name as maildir_unique_name makes it, with the pid and host replaced. */
+static void name_for(char *out, size_t cap, long pid, const char *host)
+{
+	char mine[300], hostname[256];
+	assert_true(maildir_unique_name(mine, sizeof(mine)));
+	assert_int_equal(gethostname(hostname, sizeof(hostname)), 0);
+	/* "<sec>.M<usec>P<pid>Q<n>R<hex>.<host>": keep up to 'P', then the chosen pid and host */
+	char *p = strchr(mine, 'P'), *q = strchr(mine, 'Q'), *r = strchr(mine, 'R');
+	assert_non_null(p);
+	assert_non_null(q);
+	assert_non_null(r);
+	snprintf(out, cap, "%.*s%ld%.*s.%s", (int)(p - mine + 1), mine, pid, (int)(r - q + 17), q,
+	         host ? host : hostname);
+}
+
+static void touch(const char *dir, const char *name)
+{
+	char p[1024];
+	snprintf(p, sizeof(p), "%s/%s", dir, name);
+	FILE *o = fopen(p, "w");
+	assert_non_null(o);
+	fputs("Subject: half\r\n", o);
+	fclose(o);
+}
+
+/* After kill -9: what a process that is gone left in tmp/ goes at once; what a live process (this one,
+ * pid 1) or another host's process is writing stays until it is old. */
+static void test_clean_tmp_orphans(void **state)
+{
+	struct fx *f = *state;
+	char m[512], tmp[600], err[256] = "", names[8][256], n_dead[300], n_self[300], n_init[300],
+	                       n_other[300], n_dead_sized[400];
+	pid_t gone = dead_pid();
+
+	md(f, "a@example.test", m, sizeof(m));
+	assert_true(maildir_ensure(m, err, sizeof(err)));
+	snprintf(tmp, sizeof(tmp), "%s/tmp", m);
+	name_for(n_dead, sizeof(n_dead), gone, NULL);
+	name_for(n_self, sizeof(n_self), getpid(), NULL);
+	name_for(n_init, sizeof(n_init), 1, NULL);
+	name_for(n_other, sizeof(n_other), gone, "other.example");
+	snprintf(n_dead_sized, sizeof(n_dead_sized), "%s,S=42,W=43", n_dead);
+	n_dead_sized[0] = n_dead_sized[0] == '1' ? '2' : '1'; /* a second name from the dead process */
+	const char *all[] = {n_dead, n_self, n_init, n_other, n_dead_sized, "not-our-format"};
+	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+		touch(tmp, all[i]);
+
+	assert_true(maildir_name_orphaned(n_dead));
+	assert_true(maildir_name_orphaned(n_dead_sized));
+	assert_false(maildir_name_orphaned(n_self));
+	assert_false(maildir_name_orphaned(n_init));
+	assert_false(maildir_name_orphaned(n_other));
+	assert_false(maildir_name_orphaned("not-our-format"));
+	assert_false(maildir_name_orphaned(""));
+
+	assert_int_equal(maildir_clean_tmp(m, 36 * 3600), 2);
+	assert_int_equal(list_dir(tmp, names, 8), 4);
+	for (int i = 0; i < 4; i++)
+		assert_true(strcmp(names[i], n_dead) != 0 && strcmp(names[i], n_dead_sized) != 0);
+}
+
+/* The start-up sweep: every user's INBOX and folders, and a folder a crash left half-deleted. */
+static void test_sweep(void **state)
+{
+	struct fx *f = *state;
+	char a[512], b[512], folder[600], p[1200], err[256] = "", dead[300], live[300];
+	unsigned maildirs = 0;
+	struct stat st;
+
+	name_for(dead, sizeof(dead), dead_pid(), NULL);
+	name_for(live, sizeof(live), getpid(), NULL);
+	md(f, "a@example.test", a, sizeof(a));
+	md(f, "b@example.org", b, sizeof(b));
+	snprintf(folder, sizeof(folder), "%s/.Archive", a);
+	assert_true(maildir_ensure(a, err, sizeof(err)));
+	assert_true(maildir_ensure(b, err, sizeof(err)));
+	assert_true(maildir_ensure(folder, err, sizeof(err)));
+	snprintf(p, sizeof(p), "%s/tmp", a);
+	touch(p, dead);
+	touch(p, live);
+	snprintf(p, sizeof(p), "%s/tmp", b);
+	touch(p, dead);
+	snprintf(p, sizeof(p), "%s/tmp", folder);
+	touch(p, dead);
+	/* DELETE renames a folder to "..deleted.<unique name>", then removes it */
+	snprintf(p, sizeof(p), "%s/..deleted.%s", a, dead);
+	assert_true(maildir_ensure(p, err, sizeof(err)));
+	touch(p, "cur-file-of-the-deleted-folder");
+	char kept[1024];
+	snprintf(kept, sizeof(kept), "%s/..deleted.%s", a, live);
+	assert_true(maildir_ensure(kept, err, sizeof(err)));
+
+	assert_int_equal(maildir_sweep(f->root, 36 * 3600, &maildirs), 4);
+	assert_int_equal(maildirs, 3);
+	assert_int_equal(count_in(a, "tmp"), 1);
+	assert_int_equal(count_in(b, "tmp"), 0);
+	assert_int_equal(count_in(folder, "tmp"), 0);
+	assert_int_not_equal(stat(p, &st), 0);
+	assert_int_equal(stat(kept, &st), 0);
+	assert_int_equal(maildir_sweep(f->root, 36 * 3600, &maildirs), 0);
+	snprintf(p, sizeof(p), "%s/missing", f->root);
+	assert_int_equal(maildir_sweep(p, 36 * 3600, &maildirs), 0);
+	assert_int_equal(maildirs, 0);
+}
+
 static void test_unique_names(void **state)
 {
 	struct fx *f = *state;
@@ -403,6 +520,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_abort, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_clean_tmp, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_clean_tmp_orphans, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_sweep, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_unique_names, setup, teardown),
 	};
 	return cmocka_run_group_tests_name("maildir", tests, NULL, NULL);

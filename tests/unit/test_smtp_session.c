@@ -1204,6 +1204,44 @@ static void test_delivery_failure(void **state)
 	unlink(root);
 }
 
+/* The net layer's clock (smtp_session_progress): a complete line counts, bytes of an unfinished one do
+ * not, so a peer trickling bytes never restarts command_timeout; in DATA a line, or 8 KiB of a longer
+ * one, counts, so data_timeout bounds each line and a slowloris body is cut. */
+static void test_progress(void **state)
+{
+	struct client c;
+	char big[8192]; /* SMTP_PROGRESS_BLOCK (smtp_internal.h) */
+	(void)state;
+
+	c_open(&c, &lc_smtp, &origin_proxied, NULL);
+	unsigned long p = smtp_session_progress(c.s);
+	c_drain(&c, "EHL");
+	c_drain(&c, "O c.exa");
+	assert_int_equal(smtp_session_progress(c.s), p);
+	c_drain(&c, "mple\r\n");
+	assert_int_equal(smtp_session_progress(c.s), p + 1);
+	c_drain(&c, "MAIL FROM:<s@remote.example>\r\nRCPT TO:<alice@example.test>\r\nDATA\r\n");
+	assert_int_equal(smtp_session_progress(c.s), p + 4);
+	assert_true(smtp_session_in_data(c.s));
+	p = smtp_session_progress(c.s);
+	for (int i = 0; i < 200; i++)
+		c_drain(&c, "x");
+	assert_int_equal(smtp_session_progress(c.s), p); /* 200 bytes, no line: no progress */
+	c_drain(&c, "\r\n");
+	assert_int_equal(smtp_session_progress(c.s), p + 1);
+	memset(big, 'y', sizeof(big));
+	c_send_n(&c, big, sizeof(big)); /* a long line: its 8 KiB count once */
+	free(c_take(&c));
+	assert_int_equal(smtp_session_progress(c.s), p + 2);
+	c_send(&c, "\r\n.\r\n");
+	char *r = c_take(&c);
+	assert_true(strncmp(r, "250 2.0.0 Ok: queued as ", 24) == 0);
+	free(r);
+	assert_true(smtp_session_progress(c.s) > p + 2);
+	assert_false(smtp_session_in_data(c.s));
+	c_close(&c);
+}
+
 static void test_idle_memory(void **state)
 {
 	struct client c[16];
@@ -1250,6 +1288,7 @@ int main(void)
 	        cmocka_unit_test(test_too_many_errors),
 	        cmocka_unit_test(test_delivery_failure),
 	        cmocka_unit_test(test_idle_memory),
+	        cmocka_unit_test(test_progress),
 	};
 	return cmocka_run_group_tests_name("smtp_session", tests, group_setup, group_teardown);
 }

@@ -38,11 +38,13 @@ struct om_bpf {
 	size_t nports;
 	__u32 instance; /* in the instances map and the tries: pid << 8 | a counter (tests run several) */
 	__u64 netns;    /* our network namespace's cookie: the ports map's keys */
+	pid_t owner;    /* the process that loaded it: a forked child (the relay worker) must not undo it */
 };
 
 static char libbpf_last[512]; /* libbpf's last warning: the detail behind a failed load */
 
-static int on_libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int on_libbpf_print(enum libbpf_print_level level,
+                                                                 const char *fmt, va_list ap)
 {
 	char line[512];
 
@@ -387,6 +389,7 @@ static bool load(struct om_bpf *b, char *err, size_t errlen)
 		goto out;
 	}
 	b->instance = pid << 8 | (++seq & 0xff);
+	b->owner = getpid();
 	b->skel->rodata->instance_pid = pid;
 	b->skel->rodata->instance_id = b->instance;
 	libbpf_last[0] = '\0';
@@ -476,6 +479,13 @@ void om_bpf_stop(struct om_bpf *b)
 	if (!b)
 		return;
 	ring_buffer__free(b->rb);
+	if (b->skel && b->owner != getpid()) {
+		/* A forked child letting go of what it inherited: the instance, its tries and the pins are
+		 * the parent's. Only the file descriptors close: closing a bpf_link's fd detaches nothing
+		 * while the parent holds its own. */
+		originmail_bpf__destroy(b->skel);
+		b->skel = NULL;
+	}
 	if (b->skel) {
 		__u32 pid = (__u32)getpid();
 		bpf_link__destroy(b->skel->links.om_sockops); /* no new entries from here on */

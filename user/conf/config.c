@@ -80,11 +80,16 @@ static const struct keydef keys[] = {
         {"max_recipients", S_GLOBAL, K_NUMBER, G(max_recipients), 1, 100000, "between 1 and 100000", false},
         {"max_connections", S_GLOBAL, K_NUMBER, G(max_connections), 1, 1000000, "between 1 and 1000000",
          false},
+        {"output_buffer", S_GLOBAL, K_SIZE, G(output_buffer), 64 << 10, 64 << 20, "between 64K and 64M",
+         false},
         {"command_timeout", S_GLOBAL, K_DURATION, G(command_timeout_ms), 1000, HOUR, "between 1s and 1h",
          false},
         {"data_timeout", S_GLOBAL, K_DURATION, G(data_timeout_ms), 1000, HOUR, "between 1s and 1h", false},
         {"shutdown_grace", S_GLOBAL, K_DURATION, G(shutdown_grace_ms), 0, HOUR, "at most 1h", false},
+        {"tmp_max_age", S_GLOBAL, K_DAYS, G(tmp_max_age_ms), 60 * 1000, 30 * DAY, "between 1m and 30d",
+         false},
         {"bpf", S_GLOBAL, K_BPF, G(bpf), 0, 0, NULL, false},
+        {"seccomp", S_GLOBAL, K_BOOL, G(seccomp), 0, 0, NULL, false},
         {"bpf_cgroup", S_GLOBAL, K_PATH, G(bpf_cgroup), 0, 0, NULL, true},
         {"bpf_pin_dir", S_GLOBAL, K_PATH, G(bpf_pin_dir), 0, 0, NULL, false},
         {"metrics", S_GLOBAL, K_METRICS, G(metrics_addr), 0, 0, NULL, true},
@@ -716,9 +721,11 @@ static bool set_defaults(struct config *c)
 	c->max_line = 4096;
 	c->max_recipients = 100;
 	c->max_connections = 1024;
+	c->output_buffer = 1u << 20;
 	c->command_timeout_ms = 5 * 60 * 1000;
 	c->data_timeout_ms = 10 * 60 * 1000;
 	c->shutdown_grace_ms = 30 * 1000;
+	c->tmp_max_age_ms = 36u * 3600 * 1000;
 	c->mail_root = strdup(DEFAULT_MAIL_ROOT);
 	c->passwd_file = strdup(DEFAULT_PASSWD_FILE);
 	c->run_as = strdup("");

@@ -56,10 +56,13 @@ struct config {
 	size_t max_line;             /* max_line = 4096 with CRLF (not 1000: docs/configuration.md) */
 	unsigned max_recipients;     /* max_recipients = 100 */
 	unsigned max_connections;    /* max_connections = 1024, per process */
+	size_t output_buffer;        /* output_buffer = 1M: replies queued for a client that does not read */
 	unsigned command_timeout_ms; /* command_timeout = 5m */
 	unsigned data_timeout_ms;    /* data_timeout = 10m */
 	unsigned shutdown_grace_ms;  /* shutdown_grace = 30s: SIGTERM drains for this long */
+	unsigned tmp_max_age_ms;     /* tmp_max_age = 36h: older tmp/ files are crash leftovers */
 	enum bpf_setting bpf;        /* bpf = auto | on | off (read at start only) */
+	bool seccomp;                /* seccomp = off: the system-call filter (read at start only) */
 	char *bpf_cgroup;            /* bpf_cgroup = PATH (empty: the daemon's own cgroup) */
 	char *bpf_pin_dir;           /* bpf_pin_dir = /sys/fs/bpf/originmail */
 	bool metrics;                /* metrics = 127.0.0.1:9154 (loopback only; empty: off) */

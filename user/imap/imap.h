@@ -33,11 +33,21 @@ void imap_session_free(struct imap_session *s);
 /* "* OK [CAPABILITY ...] <hostname> originmail ready" */
 void imap_session_greeting(struct imap_session *s, struct obuf *out);
 /* Consume the bytes (commands, literals, IDLE's DONE): the session keeps an incomplete command itself,
- * so the return value is len, except right after a failed LOGIN/AUTHENTICATE: then the bytes after that
- * command are left to the caller, who may delay the reply and pass them again (docs/bpf.md). After
+ * so all of them are taken, with two exceptions: right after a failed LOGIN/AUTHENTICATE the bytes after
+ * that command are left to the caller, who may delay the reply and pass them again (origin limits,
+ * docs/bpf.md); and while a command's response is still being written (imap_session_busy) what follows
+ * that command is left to the caller, who passes it again once the session is no longer busy. After
  * IMAP_STARTTLS or IMAP_CLOSE the rest is ignored (nothing sent in plaintext survives into TLS). */
 size_t imap_session_input(struct imap_session *s, const char *data, size_t len, struct obuf *out,
                           enum imap_action *act);
+/* A response too large to queue at once (a FETCH of many or large messages) is being written a piece at
+ * a time: the caller sends what is queued and calls imap_session_resume for the next piece, which it
+ * does whenever out is empty, until the session is no longer busy. */
+bool imap_session_busy(const struct imap_session *s);
+void imap_session_resume(struct imap_session *s, struct obuf *out);
+/* Grows with every complete command line and every few KiB of a literal: the caller restarts its
+ * inactivity timer only when it grew, so a peer trickling bytes is not served forever. */
+unsigned long imap_session_progress(const struct imap_session *s);
 /* TLS is up after STARTTLS. */
 void imap_session_tls_started(struct imap_session *s, const char *tls_info);
 /* "* BYE ..." for a silent peer or a stopping server; the caller closes. */

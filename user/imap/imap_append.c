@@ -1,5 +1,6 @@
 /* APPEND (RFC 3501 6.3.11) with UIDPLUS's APPENDUID (RFC 4315). The literal's size was checked
  * against max_message_size while it arrived (imap_reader.c); bare LFs are stored as CRLF. */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -7,6 +8,7 @@
 #include "imap/imap_msg.h"
 #include "metrics/metrics.h"
 #include "store/folders.h"
+#include "store/maildir.h"
 
 void imap_cmd_append(struct imap_session *s, const char *tag, struct imap_parser *ps, struct obuf *out,
                      bool uid)
@@ -36,6 +38,7 @@ void imap_cmd_append(struct imap_session *s, const char *tag, struct imap_parser
 	struct mbox *m = data ? mbox_open(path, false, err, sizeof(err)) : NULL;
 	uint32_t new_uid = 0, validity = 0;
 	bool ok = m && mbox_append(m, data, len, flags, date, &new_uid, &validity, err, sizeof(err));
+	bool full = !ok && m && maildir_errno_full(errno);
 	mbox_close(m);
 	if (ok) {
 		metrics_inc(M_MESSAGES, "imap");
@@ -44,6 +47,10 @@ void imap_cmd_append(struct imap_session *s, const char *tag, struct imap_parser
 	if (!ok)
 		imap_event(s, "append to %s: %s", name, data ? err : "out of memory");
 	free(data);
+	if (full) {
+		imap_tagged(s, out, tag, "NO [OVERQUOTA] Not enough storage space, try again later");
+		return;
+	}
 	if (!ok) {
 		imap_tagged(s, out, tag, "NO [SERVERBUG] Cannot save the message");
 		return;

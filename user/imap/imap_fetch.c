@@ -1,5 +1,6 @@
 /* FETCH and UID FETCH: one untagged FETCH per message, the file read once (only its header when that
  * is all the request needs), sizes and dates remembered in the view. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -143,40 +144,89 @@ static void fetch_one(struct imap_session *s, struct obuf *out, size_t i, struct
 	imap_msg_free(&msg);
 }
 
+/* A FETCH being answered: the messages are written a few at a time, each time the client has read what
+ * came before (imap_session_resume), so that one FETCH 1:* BODY[] never holds a mailbox in memory. */
+struct fetch_job {
+	char tag[72];
+	struct fetch_req req;
+	size_t *idx, n, next;
+	bool no_expunge; /* the command's, for the tagged reply's updates */
+	struct fetch_state st;
+};
+
+static void job_free(struct imap_session *s, struct fetch_job *j)
+{
+	if (j->st.locked)
+		mbox_unlock(s->mb);
+	free(j->idx);
+	fetch_req_free(&j->req);
+	free(j);
+}
+
+void imap_fetch_drop(struct imap_session *s)
+{
+	if (s->fetch) {
+		job_free(s, s->fetch);
+		s->fetch = NULL;
+	}
+}
+
+void imap_fetch_resume(struct imap_session *s, struct obuf *out)
+{
+	struct fetch_job *j = s->fetch;
+	size_t limit = s->ctx.cfg->output_buffer ? s->ctx.cfg->output_buffer : IMAP_OUTPUT_DEFAULT;
+
+	if (!j)
+		return;
+	while (j->next < j->n && out->len < limit)
+		fetch_one(s, out, j->idx[j->next++], &j->st);
+	if (j->st.locked) { /* never held while the client reads */
+		mbox_unlock(s->mb);
+		j->st.locked = false;
+	}
+	if (j->next < j->n)
+		return;
+	s->fetch = NULL;
+	bool no_expunge = s->no_expunge;
+	s->no_expunge = j->no_expunge;
+	if (j->st.missing)
+		imap_tagged(s, out, j->tag, "NO [EXPUNGEISSUED] Some messages were expunged meanwhile");
+	else
+		imap_tagged(s, out, j->tag, "OK Fetch completed");
+	s->no_expunge = no_expunge;
+	job_free(s, j);
+}
+
 void imap_cmd_fetch(struct imap_session *s, const char *tag, struct imap_parser *ps, struct obuf *out,
                     bool uid)
 {
 	struct imap_seqset set = {0};
-	struct fetch_req req;
-	size_t *idx = NULL, n = 0;
+	struct fetch_job *j = calloc(1, sizeof(*j));
 
-	memset(&req, 0, sizeof(req));
-	if (!ip_sp(ps) || !ip_seqset(ps, &set) || !ip_sp(ps) || !fetch_parse(ps, &req)) {
-		fetch_req_free(&req);
+	if (!j) {
+		imap_tagged(s, out, tag, "NO [SERVERBUG] Out of memory");
+		return;
+	}
+	if (!ip_sp(ps) || !ip_seqset(ps, &set) || !ip_sp(ps) || !fetch_parse(ps, &j->req)) {
+		job_free(s, j);
 		seqset_free(&set);
 		imap_bad(s, out, tag, ps);
 		return;
 	}
 	if (uid)
-		req.bits |= F_UID;
-	if (!imap_set_indexes(s, &set, uid, &idx, &n)) {
-		fetch_req_free(&req);
+		j->req.bits |= F_UID;
+	if (!imap_set_indexes(s, &set, uid, &j->idx, &j->n)) {
+		job_free(s, j);
 		seqset_free(&set);
 		s->errors++;
 		imap_tagged(s, out, tag, "BAD Invalid message sequence number");
 		return;
 	}
-	imap_gmime_init();
-	struct fetch_state st = {.req = &req, .set_seen = fetch_sets_seen(&req) && !s->readonly};
-	for (size_t k = 0; k < n; k++)
-		fetch_one(s, out, idx[k], &st);
-	if (st.locked)
-		mbox_unlock(s->mb);
-	free(idx);
-	fetch_req_free(&req);
 	seqset_free(&set);
-	if (st.missing)
-		imap_tagged(s, out, tag, "NO [EXPUNGEISSUED] Some messages were expunged meanwhile");
-	else
-		imap_tagged(s, out, tag, "OK Fetch completed");
+	imap_gmime_init();
+	snprintf(j->tag, sizeof(j->tag), "%s", tag);
+	j->no_expunge = s->no_expunge;
+	j->st = (struct fetch_state){.req = &j->req, .set_seen = fetch_sets_seen(&j->req) && !s->readonly};
+	s->fetch = j;
+	imap_fetch_resume(s, out);
 }

@@ -11,12 +11,14 @@
 #include "imap/imap_parse.h"
 #include "store/mailbox.h"
 
-#define IMAP_MAX_LINE          65536 /* command text outside literals, per command */
-#define IMAP_MAX_AUTH_FAILURES 3     /* then BYE */
-#define IMAP_MAX_ERRORS        20    /* BAD responses before BYE */
-#define IMAP_IDLE_MAX_S        1800  /* RFC 2177: clients re-issue IDLE within 29 minutes */
-#define IMAP_IDLE_ALIVE_S      120   /* "* OK Still here" during IDLE */
-#define IMAP_NAME_MAX          512   /* mailbox names as received */
+#define IMAP_MAX_LINE          65536      /* command text outside literals, per command */
+#define IMAP_MAX_AUTH_FAILURES 3          /* then BYE */
+#define IMAP_MAX_ERRORS        20         /* BAD responses before BYE */
+#define IMAP_IDLE_MAX_S        1800       /* RFC 2177: clients re-issue IDLE within 29 minutes */
+#define IMAP_IDLE_ALIVE_S      120        /* "* OK Still here" during IDLE */
+#define IMAP_NAME_MAX          512        /* mailbox names as received */
+#define IMAP_OUTPUT_DEFAULT    (1u << 20) /* output_buffer when the configuration says 0 */
+#define IMAP_PROGRESS_BLOCK    8192       /* literal octets that count as progress, like a line */
 
 enum imap_state { IS_NOAUTH, IS_AUTH, IS_SELECTED, IS_LOGOUT };
 
@@ -78,6 +80,11 @@ struct imap_session {
 
 	time_t idle_since, idle_alive;
 	char event[160];
+
+	/* A FETCH whose responses are still being written (imap_fetch.c): commands after it wait. */
+	struct fetch_job *fetch;
+	unsigned long progress; /* complete lines and literal blocks taken (imap_session_progress) */
+	uint64_t lit_run;       /* literal octets since progress last grew */
 };
 
 /* A command handler: the parser is after "tag SP name", at the SP before arguments (or the end). */
@@ -134,6 +141,11 @@ imap_cmd_fn imap_cmd_append;
 
 /* imap_fetch.c */
 imap_cmd_fn imap_cmd_fetch;
+/* Write more of the FETCH in progress while out holds less than output_buffer; the tagged reply ends
+ * it. */
+void imap_fetch_resume(struct imap_session *s, struct obuf *out);
+/* Forget the FETCH in progress (the session ends). */
+void imap_fetch_drop(struct imap_session *s);
 /* imap_store.c */
 imap_cmd_fn imap_cmd_store, imap_cmd_copy, imap_cmd_move;
 /* A flag list ("(\\Seen \\Flagged)", or without parentheses unless required) -> MBOX_* bits. */

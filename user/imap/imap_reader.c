@@ -199,6 +199,11 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 			}
 			pos += n;
 			s->lit_left -= n;
+			s->lit_run += n;
+			if (s->lit_run >= IMAP_PROGRESS_BLOCK || !s->lit_left) {
+				s->progress++;
+				s->lit_run = 0;
+			}
 			if (!s->lit_left) {
 				s->mode = M_CMD;
 				s->line_start = s->cmd_len;
@@ -211,6 +216,7 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 				return len;
 			pos += (size_t)(lf - p) + 1;
 			s->mode = M_CMD;
+			s->progress++;
 			continue;
 		}
 		size_t n = lf ? (size_t)(lf - p) : avail;
@@ -231,6 +237,7 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 		if (!lf)
 			break;
 		pos++; /* the LF */
+		s->progress++;
 		if (s->cmd_len == s->line_start || s->cmd[s->cmd_len - 1] != '\r') {
 			bare_lf(s, out);
 		} else {
@@ -241,6 +248,8 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 			imap_bye(s, out, "Too many invalid commands");
 		if (s->auth_failures != failures && s->mode != M_CLOSED)
 			return pos; /* the rest waits: the caller may delay this reply */
+		if (s->fetch && s->mode != M_CLOSED)
+			return pos; /* what follows waits until the response is written */
 	}
 	return len;
 }

@@ -308,6 +308,7 @@ void imap_session_free(struct imap_session *s)
 {
 	if (!s)
 		return;
+	imap_fetch_drop(s);
 	imap_deselect(s);
 	free(s->cmd);
 	free(s->user);
@@ -329,14 +330,32 @@ size_t imap_session_input(struct imap_session *s, const char *data, size_t len, 
 	enum imap_mode entry = s->mode;
 
 	s->event[0] = '\0';
-	size_t used = imap_read(s, data, len, out);
-	if (s->mode == M_CLOSED)
+	size_t used = s->fetch ? 0 : imap_read(s, data, len, out);
+	if (s->mode == M_CLOSED) {
 		*act = IMAP_CLOSE;
-	else if (s->mode == M_TLS_WAIT)
+		return len;
+	}
+	if (s->mode == M_TLS_WAIT) {
 		*act = entry == M_TLS_WAIT ? IMAP_CONTINUE : IMAP_STARTTLS;
-	else
-		*act = IMAP_CONTINUE;
+		return len;
+	}
+	*act = IMAP_CONTINUE;
 	return used;
+}
+
+bool imap_session_busy(const struct imap_session *s)
+{
+	return s->fetch != NULL;
+}
+
+void imap_session_resume(struct imap_session *s, struct obuf *out)
+{
+	imap_fetch_resume(s, out);
+}
+
+unsigned long imap_session_progress(const struct imap_session *s)
+{
+	return s->progress;
 }
 
 unsigned imap_session_auth_failures(const struct imap_session *s)
@@ -373,7 +392,7 @@ bool imap_session_poll(struct imap_session *s, struct obuf *out)
 
 bool imap_session_idle(const struct imap_session *s)
 {
-	return (s->mode == M_CMD && s->cmd_len == 0) || s->mode == M_IDLE;
+	return !s->fetch && ((s->mode == M_CMD && s->cmd_len == 0) || s->mode == M_IDLE);
 }
 
 bool imap_session_in_data(const struct imap_session *s)

@@ -1,5 +1,6 @@
 /* STORE (flags in file names), COPY with UIDPLUS's COPYUID (RFC 4315), MOVE (RFC 6851), and their
  * UID forms. */
+#include <errno.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -7,6 +8,7 @@
 
 #include "imap/imap_internal.h"
 #include "store/folders.h"
+#include "store/maildir.h"
 
 /* A flag name -> MBOX_* bit; 0 for a keyword (accepted, not kept: PERMANENTFLAGS has no \*), -1 for an
  * unknown system flag. \Recent cannot be stored and is ignored. */
@@ -167,8 +169,11 @@ static void copy_move(struct imap_session *s, const char *tag, struct imap_parse
 		}
 	}
 	if (!mbox_copy(s->mb, msgs, k, to, dst, &validity, err, sizeof(err))) {
+		bool full = maildir_errno_full(errno);
 		imap_event(s, "copy to %s: %s", name, err);
-		imap_tagged(s, out, tag, "NO [SERVERBUG] Copy failed");
+		imap_tagged(s, out, tag,
+		            full ? "NO [OVERQUOTA] Not enough storage space, try again later"
+		                 : "NO [SERVERBUG] Copy failed");
 		goto out;
 	}
 	size_t done = 0; /* messages expunged meanwhile were not copied */

@@ -19,8 +19,7 @@
 #include "net/tls.h"
 
 #define READ_CHUNK      16384
-#define OUT_HIGH_WATER  (1u << 20) /* stop reading while this much output waits for a slow reader */
-#define CLOSE_LINGER_MS 5000       /* how long a last reply may take to leave before a hard close */
+#define CLOSE_LINGER_MS 5000 /* how long a last reply may take to leave before a hard close */
 
 static char rbuf[READ_CHUNK + 1]; /* one process, one thread: a shared read buffer */
 
@@ -33,6 +32,20 @@ static uint64_t mono_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static bool on_readable(struct conn *c);
+
+/* Output waiting for a slow reader beyond which we stop reading its commands (output_buffer). */
+static size_t out_cap(const struct conn *c)
+{
+	return c->gen->cfg.output_buffer ? c->gen->cfg.output_buffer : (size_t)1 << 20;
+}
+
+/* The session writes a response in pieces (proto.h): read nothing more until it is done. */
+static bool busy(const struct conn *c)
+{
+	return c->state == CONN_ACTIVE && c->proto->busy && c->proto->busy(c->session);
 }
 
 static const char *client(const struct conn *c)
@@ -433,7 +446,9 @@ static bool deliver_input(struct conn *c, const char *data, size_t len)
 		}
 	}
 	c->seen_input = true;
+	unsigned long before = c->proto->progress ? c->proto->progress(c->session) : 0;
 	size_t used = c->proto->input(c->session, data, len, &c->out, &act);
+	c->held = busy(c); /* what it left waits for the end of the response */
 	const char *ev = c->proto->last_event ? c->proto->last_event(c->session) : NULL;
 	if (ev && *ev)
 		log_info("%s on %s: %s", client(c), c->lc->name, ev);
@@ -472,9 +487,12 @@ static bool deliver_input(struct conn *c, const char *data, size_t len)
 		c->in = NULL;
 		c->in_cap = 0;
 	}
-	unsigned ms =
-	        c->proto->in_data(c->session) ? c->gen->cfg.data_timeout_ms : c->gen->cfg.command_timeout_ms;
-	set_deadline(c, ms);
+	/* Only a complete line (or block of data) restarts the clock: bytes trickled one at a time do not. */
+	if (!c->proto->progress || c->proto->progress(c->session) != before) {
+		unsigned ms = c->proto->in_data(c->session) ? c->gen->cfg.data_timeout_ms
+		                                            : c->gen->cfg.command_timeout_ms;
+		set_deadline(c, ms);
+	}
 	close_if_draining(c);
 	if (c->hold_until_ms)
 		c->deadline_ms = c->hold_until_ms;
@@ -501,7 +519,8 @@ static void release_hold(struct conn *c)
 /* Read what is there; returns false when the connection was closed. */
 static bool on_readable(struct conn *c)
 {
-	for (int rounds = 0; rounds < 16 && c->state == CONN_ACTIVE && !c->hold_until_ms; rounds++) {
+	for (int rounds = 0; rounds < 16 && c->state == CONN_ACTIVE && !c->hold_until_ms && !busy(c);
+	     rounds++) {
 		ssize_t n;
 		if (c->ssl) {
 			int r = SSL_read(c->ssl, rbuf, READ_CHUNK);
@@ -544,14 +563,14 @@ static bool on_readable(struct conn *c)
 		} else if (!deliver_input(c, rbuf, (size_t)n)) {
 			return false;
 		}
-		if (c->out.len > OUT_HIGH_WATER)
+		if (c->out.len > out_cap(c))
 			break; /* a peer that does not read its replies gets no more service until it does */
 	}
 	return true;
 }
 
-/* Send queued output. Returns false when the connection was closed. */
-static bool flush(struct conn *c)
+/* Send what is queued. Returns false when the connection was closed. */
+static bool send_out(struct conn *c)
 {
 	if (c->hold_until_ms) { /* a delayed reply: nothing leaves, nothing is read until then */
 		watch(c, 0);
@@ -575,7 +594,7 @@ static bool flush(struct conn *c)
 		} else {
 			n = send(c->fd, c->out.data, c->out.len, MSG_NOSIGNAL);
 			if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
-				bool more = c->state == CONN_ACTIVE && c->out.len <= OUT_HIGH_WATER;
+				bool more = c->state == CONN_ACTIVE && c->out.len <= out_cap(c) && !busy(c);
 				watch(c, EPOLLOUT | (more ? EPOLLIN : 0));
 				return true;
 			}
@@ -586,9 +605,43 @@ static bool flush(struct conn *c)
 		}
 		obuf_consume(&c->out, (size_t)n);
 	}
-	if (c->out.oom) {
-		conn_close(c, "out of memory for replies");
-		return false;
+	return true;
+}
+
+/* Send queued output; while the session is busy, ask it for the next piece each time the last one has
+ * left, and once it is done give it the input it left. Returns false when the connection was closed. */
+static bool flush(struct conn *c)
+{
+	for (;;) {
+		if (!send_out(c))
+			return false;
+		if (c->out.len)
+			return true; /* the rest when the socket takes it */
+		if (c->out.oom) {
+			conn_close(c, "out of memory for replies");
+			return false;
+		}
+		if (busy(c)) {
+			c->proto->resume(c->session, &c->out);
+			set_deadline(c, c->gen->cfg.command_timeout_ms); /* the client took the last piece */
+			if (c->out.len)
+				continue;
+		}
+		if (c->held && !busy(c)) {
+			c->held = false;
+			if (c->in_len && !deliver_input(c, c->in, c->in_len))
+				return false;
+			if (c->out.len || busy(c))
+				continue;
+		}
+		if (c->state == CONN_ACTIVE && !busy(c) && c->ssl && SSL_pending(c->ssl) > 0) {
+			/* OpenSSL holds bytes read while the session was busy: epoll cannot see them. */
+			if (!on_readable(c))
+				return false;
+			if (c->out.len || busy(c))
+				continue;
+		}
+		break;
 	}
 	obuf_free(&c->out); /* an idle connection holds no output buffer */
 	switch (c->state) {
@@ -627,7 +680,7 @@ void conn_on_events(struct conn *c, uint32_t events)
 		if ((events & EPOLLOUT) && c->out.len && !flush(c))
 			return;
 		/* OpenSSL may hold decrypted bytes epoll cannot see: read until it holds none. */
-		while (c->state == CONN_ACTIVE && c->out.len <= OUT_HIGH_WATER && !c->hold_until_ms) {
+		while (c->state == CONN_ACTIVE && c->out.len <= out_cap(c) && !c->hold_until_ms && !busy(c)) {
 			if (!on_readable(c))
 				return;
 			if (!c->ssl || SSL_pending(c->ssl) == 0)

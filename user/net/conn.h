@@ -43,6 +43,7 @@ struct conn {
 	uint64_t expire_ms;
 	unsigned events; /* what epoll watches now */
 	bool seen_input; /* the session has had bytes from the peer */
+	bool held;       /* in holds input the session left while busy (proto.h): give it back after */
 	bool quiet;      /* a health check: its lines are debug lines */
 	/* Abuse limits (user/limits/): the origin's share of the counters, checked once its address is
 	 * known; a failed login's reply is held (nothing sent, nothing read) until hold_until_ms. */

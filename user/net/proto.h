@@ -36,6 +36,15 @@ struct proto_ops {
 	/* Failed logins in the session so far; input returns right after the command that failed one, so
 	 * that the connection layer can delay the reply (origin limits, docs/bpf.md). */
 	unsigned (*auth_failures)(const void *s);
+	/* Optional (NULL: any bytes count). A number that grows when the session has taken a complete line
+	 * or a block of data: only then does the inactivity deadline start again, so that a peer sending a
+	 * byte at a time (slowloris) is cut at command_timeout or data_timeout. */
+	unsigned long (*progress)(const void *s);
+	/* Optional (NULL: never busy). A response is being written in pieces (a large IMAP FETCH): the
+	 * connection reads nothing more, and calls resume each time the queued output has left, until
+	 * the session is no longer busy; then it hands over the input it kept. */
+	bool (*busy)(const void *s);
+	void (*resume)(void *s, struct obuf *out);
 	void (*destroy)(void *s);
 	/* What starts the one line a refused peer gets, before the reason: "421 4.7.0", "* BYE". */
 	const char *refusal_prefix;

@@ -81,6 +81,21 @@ static unsigned auth_failures(const void *p)
 	return imap_session_auth_failures(((const struct imap_conn *)p)->s);
 }
 
+static unsigned long progress(const void *p)
+{
+	return imap_session_progress(((const struct imap_conn *)p)->s);
+}
+
+static bool busy(const void *p)
+{
+	return imap_session_busy(((const struct imap_conn *)p)->s);
+}
+
+static void resume(void *p, struct obuf *out)
+{
+	imap_session_resume(((struct imap_conn *)p)->s, out);
+}
+
 static void destroy(void *p)
 {
 	struct imap_conn *c = p;
@@ -103,6 +118,9 @@ const struct proto_ops imap_proto_ops = {
         .in_data = in_data,
         .poll = poll_,
         .auth_failures = auth_failures,
+        .progress = progress,
+        .busy = busy,
+        .resume = resume,
         .destroy = destroy,
         .refusal_prefix = "* BYE",
 };

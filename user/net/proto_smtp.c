@@ -76,6 +76,11 @@ static unsigned auth_failures(const void *p)
 	return smtp_session_auth_failures(((const struct smtp_conn *)p)->s);
 }
 
+static unsigned long progress(const void *p)
+{
+	return smtp_session_progress(((const struct smtp_conn *)p)->s);
+}
+
 static void destroy(void *p)
 {
 	struct smtp_conn *c = p;
@@ -99,6 +104,7 @@ static const struct proto_ops smtp_ops = {
         .destroy = destroy,
         .last_event = last_event,
         .auth_failures = auth_failures,
+        .progress = progress,
         .refusal_prefix = "421 4.7.0",
 };
 

@@ -21,7 +21,8 @@
 #include "net/proto.h"
 #include "net/tls.h"
 
-#define SWEEP_MS 250 /* deadline resolution: timeouts are seconds, so a coarse sweep is enough */
+#define SWEEP_MS        250 /* deadline resolution: timeouts are seconds, so a coarse sweep is enough */
+#define ACCEPT_PAUSE_MS 500 /* out of file descriptors: how long the listeners rest */
 
 uint64_t now_ms(void)
 {
@@ -225,13 +226,29 @@ static void on_signal(struct server *s, bool *want_reload, bool *want_drain)
 	}
 }
 
+/* Listeners in epoll or out of it: out while no file descriptor is left, so that a full table does not
+ * turn the loop into a busy loop of failed accepts (the pending connections wait in the backlog). */
+static void watch_listeners(struct server *s, bool on)
+{
+	for (size_t i = 0; i < s->nlisteners; i++) {
+		struct epoll_event lev = {.events = on ? EPOLLIN : 0, .data.ptr = &s->listeners[i]};
+		epoll_ctl(s->epfd, EPOLL_CTL_MOD, s->listeners[i].fd, &lev);
+	}
+}
+
 static void on_accept(struct server *s, struct listener *l)
 {
 	for (int i = 0; i < 64; i++) {
 		int fd = accept4(l->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED)
+			if (errno == EMFILE || errno == ENFILE) {
+				log_warn("accept: %s (%u connections): not accepting for %d ms",
+				         strerror(errno), s->nconns, ACCEPT_PAUSE_MS);
+				s->accept_paused_until = now_ms() + ACCEPT_PAUSE_MS;
+				watch_listeners(s, false);
+			} else if (errno != EAGAIN && errno != EINTR && errno != ECONNABORTED) {
 				log_warn("accept: %s", strerror(errno));
+			}
 			return;
 		}
 		conn_accept(s, l, fd);
@@ -324,6 +341,10 @@ int server_run(struct server *s)
 			sweep(s);
 			metrics_http_sweep(s->metrics, now_ms());
 			next_sweep = now_ms() + SWEEP_MS;
+		}
+		if (s->accept_paused_until && now_ms() >= s->accept_paused_until && !s->draining) {
+			s->accept_paused_until = 0;
+			watch_listeners(s, true);
 		}
 	}
 	if (s->nconns)

@@ -42,6 +42,7 @@ struct server {
 	struct om_bpf *bpf;           /* the kernel side (docs/bpf.md); NULL when off */
 	struct metrics_http *metrics; /* the metrics endpoint; NULL when off */
 	struct limits *limits;        /* per-origin abuse limits (user/limits/) */
+	uint64_t accept_paused_until; /* out of file descriptors: listeners rest until then (ms) */
 };
 
 struct generation *generation_load(const char *config_path, char *err, size_t errlen);

@@ -46,6 +46,10 @@ void smtp_session_timeout(struct smtp_session *s, struct obuf *out);
 void smtp_session_shutdown(struct smtp_session *s, struct obuf *out);
 /* True while a message body is being received (the caller uses data_timeout then). */
 bool smtp_session_in_data(const struct smtp_session *s);
+/* Grows with every complete line taken (a command, a line of message data, or 8 KiB of a longer one):
+ * the caller restarts its inactivity timer only when it grew, so command_timeout and data_timeout bound
+ * how long one line may take and a peer trickling bytes (slowloris) is cut. */
+unsigned long smtp_session_progress(const struct smtp_session *s);
 /* True between transactions: safe to close for a drain without losing an accepted message. */
 bool smtp_session_idle(const struct smtp_session *s);
 /* What the last smtp_session_input call did that is worth a log line ("queued as ID: 2 recipients,

@@ -15,7 +15,7 @@ bool smtp_data_begin(struct smtp_session *s)
 	s->wbuf = malloc(SMTP_WBUF_SIZE);
 	s->wlen = 0;
 	s->msg_bytes = 0;
-	s->too_big = s->bare_eol = s->io_error = false;
+	s->too_big = s->bare_eol = s->io_error = s->storage_full = false;
 	return s->wbuf != NULL;
 }
 
@@ -34,6 +34,7 @@ static void flush(struct smtp_session *s)
 {
 	if (s->mtx && s->wlen && !maildir_tx_write(s->mtx, s->wbuf, s->wlen)) {
 		s->io_error = true;
+		s->storage_full = maildir_errno_full(maildir_tx_error(s->mtx));
 		smtp_data_abort(s);
 	}
 	s->wlen = 0;
@@ -153,13 +154,14 @@ void smtp_data_end(struct smtp_session *s, struct obuf *out)
 		           s->ctx.cfg->max_message_size);
 		smtp_reply(s, out, "552 5.3.4 Message size exceeds fixed limit");
 	} else if (s->io_error || !s->mtx) {
-		smtp_event(s, "delivery failed: cannot write %s", s->id);
-		smtp_reply(s, out, "451 4.3.0 Local delivery failed");
+		smtp_event(s, "delivery failed: cannot write %s%s", s->id,
+		           s->storage_full ? ": storage full" : "");
+		smtp_reply_failed(s, out);
 	} else if (smtp_tx_commit(s)) {
 		s->errors = 0; /* a client that delivers is not a prober */
 		smtp_reply(s, out, "250 2.0.0 Ok: queued as %s", s->id);
 	} else {
-		smtp_reply(s, out, "451 4.3.0 Local delivery failed");
+		smtp_reply_failed(s, out);
 	}
 	smtp_tx_reset(s);
 	s->mode = MODE_CMD;

@@ -9,10 +9,12 @@
 #include "smtp/smtp.h"
 #include "smtp/smtp_parse.h"
 
-#define SMTP_MAX_AUTH_FAILURES 3    /* then 421 and close */
+#define SMTP_MAX_AUTH_FAILURES 3 /* then 421 and close */
+#define SMTP_REPLY_FULL        "452 4.3.1 Insufficient system storage, try again later"
 #define SMTP_MAX_ERRORS        20   /* protocol errors (5.5.x) before 421 and close, like Postfix */
 #define SMTP_DEFAULT_LINE      1000 /* when the config says 0 */
 #define SMTP_DEFAULT_RCPTS     100
+#define SMTP_PROGRESS_BLOCK    8192 /* octets of one long message line that count as progress */
 #define SMTP_WBUF_SIZE         8192 /* message output buffer, allocated only during DATA */
 
 enum smtp_mode {
@@ -68,6 +70,10 @@ struct smtp_session {
 	size_t wlen;
 	uint64_t msg_bytes; /* octets of message data after dot-unstuffing */
 	bool too_big, bare_eol, io_error;
+	bool storage_full; /* the write or commit failed for want of space: 452 4.3.1, try later */
+
+	unsigned long progress; /* complete lines (commands, message lines) taken: smtp_session_progress */
+	size_t data_run;        /* message octets since progress last grew */
 
 	char id[24];     /* the queue id of the current message */
 	char event[160]; /* what the last input call did worth logging, or "" */
@@ -91,6 +97,9 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len, struct o
 /* The message is complete and accepted so far: link it into every recipient's Maildir, and into its
  * relay queue entry when it has relayed recipients (all or nothing). */
 bool smtp_tx_commit(struct smtp_session *s);
+/* The reply to a delivery that failed: 452 4.3.1 when the storage is full (the sender keeps the message
+ * and tries later), else 451 4.3.0. */
+void smtp_reply_failed(struct smtp_session *s, struct obuf *out);
 /* Forget the transaction (RSET, EHLO, after DATA); aborts a message in progress. */
 void smtp_tx_reset(struct smtp_session *s);
 /* "Mon, 24 Nov 2025 13:20:00 +0100" */

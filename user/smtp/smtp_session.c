@@ -323,7 +323,14 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, 
 			break;
 		if (s->mode == MODE_DATA) {
 			bool done = false;
-			pos += smtp_data_input(s, data + pos, len - pos, &done);
+			size_t used = smtp_data_input(s, data + pos, len - pos, &done);
+			/* Progress is a line, or a block of a line that long: not a trickle of bytes. */
+			s->data_run += used;
+			if (done || memchr(data + pos, '\n', used) || s->data_run >= SMTP_PROGRESS_BLOCK) {
+				s->progress++;
+				s->data_run = 0;
+			}
+			pos += used;
 			if (done)
 				smtp_data_end(s, out);
 			continue;
@@ -336,6 +343,7 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, 
 				return len;
 			pos += (size_t)(lf - p) + 1;
 			s->mode = MODE_CMD;
+			s->progress++;
 			continue;
 		}
 		const char *lf = memchr(p, '\n', avail < maxl ? avail : maxl);
@@ -348,6 +356,7 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, 
 		}
 		size_t n = (size_t)(lf - p) + 1;
 		pos += n;
+		s->progress++;
 		if (n < 2 || p[n - 2] != '\r') {
 			if (s->mode == MODE_AUTH)
 				smtp_auth_clear(s);
@@ -403,6 +412,11 @@ void smtp_session_shutdown(struct smtp_session *s, struct obuf *out)
 bool smtp_session_in_data(const struct smtp_session *s)
 {
 	return s->mode == MODE_DATA;
+}
+
+unsigned long smtp_session_progress(const struct smtp_session *s)
+{
+	return s->progress;
 }
 
 bool smtp_session_idle(const struct smtp_session *s)

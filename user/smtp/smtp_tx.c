@@ -1,6 +1,7 @@
 /* The mail transaction: MAIL, RCPT, DATA (RFC 5321 3.3, 4.1.1.2-4), the trace headers we add
  * (4.4), and the commit into the recipients' Maildirs and, for recipients in other domains accepted
  * from authenticated submission when relay_host is set, into the relay queue (docs/relay.md). */
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,7 +46,7 @@ void smtp_tx_reset(struct smtp_session *s)
 	s->in_tx = false;
 	s->smtputf8 = false;
 	s->msg_bytes = 0;
-	s->too_big = s->bare_eol = s->io_error = false;
+	s->too_big = s->bare_eol = s->io_error = s->storage_full = false;
 	if (s->mode == MODE_DATA)
 		s->mode = MODE_CMD;
 }
@@ -362,25 +363,33 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len, struct o
 	new_id(s->id, sizeof(s->id));
 	err[0] = '\0';
 	/* With relayed recipients the message starts in its queue entry, whose envelope is on disk first. */
+	errno = 0;
 	if (s->nrelay && !spool_begin(s, err, sizeof(err))) {
+		bool full = maildir_errno_full(errno);
 		smtp_event(s, "queueing failed: %s", err[0] ? err : "cannot start the queue entry");
 		smtp_tx_reset(s);
-		smtp_reply(s, out, "451 4.3.0 Cannot queue the message");
+		smtp_reply(s, out, full ? SMTP_REPLY_FULL : "451 4.3.0 Cannot queue the message");
 		return;
 	}
 	if (s->spool)
 		snprintf(path, sizeof(path), "%s", relay_spool_dir(s->spool));
 	if ((!s->spool && !maildir_path(s->ctx.cfg->mail_root, s->rcpts[0], path, sizeof(path))) ||
 	    !(s->mtx = maildir_tx_begin(path, err, sizeof(err))) || !smtp_data_begin(s)) {
+		bool full = maildir_errno_full(errno);
 		smtp_event(s, "delivery failed: %s", err[0] ? err : "cannot start the message");
 		smtp_tx_reset(s);
-		smtp_reply(s, out, "451 4.3.0 Local delivery failed");
+		smtp_reply(s, out, full ? SMTP_REPLY_FULL : "451 4.3.0 Local delivery failed");
 		return;
 	}
 	write_trace(s);
 	s->mode = MODE_DATA;
 	s->dstate = D_BOL;
 	smtp_reply(s, out, "354 End data with <CR><LF>.<CR><LF>");
+}
+
+void smtp_reply_failed(struct smtp_session *s, struct obuf *out)
+{
+	smtp_reply(s, out, s->storage_full ? SMTP_REPLY_FULL : "451 4.3.0 Local delivery failed");
 }
 
 bool smtp_tx_commit(struct smtp_session *s)
@@ -399,6 +408,7 @@ bool smtp_tx_commit(struct smtp_session *s)
 	}
 	if (ok) {
 		ok = maildir_tx_commit(s->mtx, (const char *const *)paths, n, err, sizeof(err));
+		s->storage_full = !ok && maildir_errno_full(errno);
 		s->mtx = NULL;
 	}
 	if (ok && s->spool)

@@ -84,11 +84,13 @@ bool mbox_expunge(struct mbox *m, struct mbox_msg *msg);
 
 /* Add a message (data with CRLF line ends: its length goes into the name as ",S=n,W=n"): written to
  * tmp/, fsynced, moved to cur/ with flags, given internaldate (0: now) as mtime and the next UID. *uid
- * and *uidvalidity get its UID and the folder's UIDVALIDITY. Locks. */
+ * and *uidvalidity get its UID and the folder's UIDVALIDITY. Locks. On failure nothing is added and
+ * errno says why (maildir_errno_full: the storage is full). */
 bool mbox_append(struct mbox *m, const char *data, size_t len, unsigned flags, time_t internaldate,
                  uint32_t *uid, uint32_t *uidvalidity, char *err, size_t errlen);
 /* Copy messages of src into dst (hard links when possible), keeping flags and dates; uids[i] gets
- * the new UID of msgs[i] (0 when msgs[i] was expunged meanwhile). Locks dst. */
+ * the new UID of msgs[i] (0 when msgs[i] was expunged meanwhile). Locks dst. On failure nothing is
+ * added and errno says why. */
 bool mbox_copy(struct mbox *src, struct mbox_msg *const *msgs, size_t n, struct mbox *dst, uint32_t *uids,
                uint32_t *uidvalidity, char *err, size_t errlen);
 

@@ -124,15 +124,21 @@ bool mbox_append(struct mbox *m, const char *data, size_t len, unsigned flags, t
 	if (!internaldate)
 		ts[1].tv_nsec = UTIME_NOW;
 	bool ok = write_all(fd, data, len) && futimens(fd, ts) == 0 && fsync(fd) == 0;
-	if (close(fd) != 0)
+	int e = ok ? 0 : errno;
+	if (close(fd) != 0 && ok) {
 		ok = false;
+		e = errno;
+	}
 	if (!ok) {
-		snprintf(err, errlen, "write %s: %s", tmp, strerror(errno));
+		snprintf(err, errlen, "write %s: %s", tmp, strerror(e));
 		unlink(tmp);
+		errno = e;
 		return false;
 	}
 	if (!mbox_lock(m, err, errlen)) {
+		e = errno;
 		unlink(tmp);
+		errno = e;
 		return false;
 	}
 	ok = false;
@@ -150,10 +156,14 @@ bool mbox_append(struct mbox *m, const char *data, size_t len, unsigned flags, t
 	*uidvalidity = u.validity;
 	ok = true;
 out_list:
+	e = errno;
 	uidlist_free(&u);
 out:
+	if (!e)
+		e = errno;
 	unlink(tmp);
 	mbox_unlock(m);
+	errno = e; /* the cause, for the caller: a full disk is answered NO [OVERQUOTA] */
 	return ok;
 }
 
@@ -203,6 +213,7 @@ bool mbox_copy(struct mbox *src, struct mbox_msg *const *msgs, size_t n, struct 
 	}
 	for (size_t i = 0; i < n && ok; i++)
 		ok = copy_one(src, msgs[i], dst, &u, &uids[i], err, errlen);
+	int e = ok ? 0 : errno;
 	if (!ok) {
 		/* Take back what was placed, so that a failed COPY adds nothing. */
 		for (size_t i = 0; i < n; i++) {
@@ -223,10 +234,12 @@ bool mbox_copy(struct mbox *src, struct mbox_msg *const *msgs, size_t n, struct 
 		}
 	} else if (n) {
 		ok = uidlist_write(dst->path, &u, err, errlen);
+		e = ok ? 0 : errno;
 		fsync_dir(dst->path, "cur");
 	}
 	*uidvalidity = u.validity;
 	uidlist_free(&u);
 	mbox_unlock(dst);
+	errno = e; /* on failure, the cause (a full disk: NO [OVERQUOTA]) */
 	return ok;
 }

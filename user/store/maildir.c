@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,6 +75,7 @@ static bool mkdir_one(char *dir, char *err, size_t errlen)
 		return true;
 	snprintf(err, errlen, "mkdir %s: %s", dir,
 	         e == EEXIST ? "exists and is not a directory" : strerror(e));
+	errno = e;
 	return false;
 }
 
@@ -156,21 +158,16 @@ bool maildir_path(const char *root, const char *user_at_domain, char *out, size_
 	return true;
 }
 
-/* "<sec>.M<usec>P<pid>Q<counter>R<random hex>.<hostname>", '/' and ':' in the hostname escaped. */
-static bool unique_name(char *out, size_t cap)
+/* This host's name as it goes into unique names: '/' and ':' escaped. */
+static void host_part(char *esc, size_t cap)
 {
-	struct timeval tv;
-	unsigned char rnd[8];
-	char host[256], esc[1024];
+	char host[256];
 	size_t o = 0;
 
-	gettimeofday(&tv, NULL);
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
-		return false;
 	if (gethostname(host, sizeof(host)) != 0)
 		snprintf(host, sizeof(host), "localhost");
 	host[sizeof(host) - 1] = '\0';
-	for (const char *h = host; *h && o + 5 < sizeof(esc); h++) {
+	for (const char *h = host; *h && o + 5 < cap; h++) {
 		if (*h == '/' || *h == ':') {
 			memcpy(esc + o, *h == '/' ? "\\057" : "\\072", 4);
 			o += 4;
@@ -179,6 +176,19 @@ static bool unique_name(char *out, size_t cap)
 		}
 	}
 	esc[o] = '\0';
+}
+
+/* "<sec>.M<usec>P<pid>Q<counter>R<random hex>.<hostname>", '/' and ':' in the hostname escaped. */
+static bool unique_name(char *out, size_t cap)
+{
+	struct timeval tv;
+	unsigned char rnd[8];
+	char esc[1024];
+
+	gettimeofday(&tv, NULL);
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return false;
+	host_part(esc, sizeof(esc));
 	unsigned long q = __atomic_add_fetch(&counter, 1, __ATOMIC_RELAXED);
 	int n = snprintf(out, cap, "%lld.M%ldP%ldQ%luR%02x%02x%02x%02x%02x%02x%02x%02x.%s",
 	                 (long long)tv.tv_sec, (long)tv.tv_usec, (long)getpid(), q, rnd[0], rnd[1], rnd[2],
@@ -215,8 +225,10 @@ struct maildir_tx *maildir_tx_begin(const char *first, char *err, size_t errlen)
 		if (errno != EEXIST)
 			break;
 	}
-	snprintf(err, errlen, "open %s: %s", tx->tmp, strerror(errno));
+	int e = errno;
+	snprintf(err, errlen, "open %s: %s", tx->tmp, strerror(e));
 	free(tx);
+	errno = e;
 	return NULL;
 }
 
@@ -280,6 +292,16 @@ size_t maildir_tx_size(const struct maildir_tx *tx)
 	return tx ? tx->size : 0;
 }
 
+int maildir_tx_error(const struct maildir_tx *tx)
+{
+	return tx ? tx->error : 0;
+}
+
+bool maildir_errno_full(int e)
+{
+	return e == ENOSPC || e == EDQUOT;
+}
+
 void maildir_tx_abort(struct maildir_tx *tx)
 {
 	if (!tx)
@@ -314,6 +336,7 @@ static bool link_one(const struct maildir_tx *tx, const char *maildir, bool *mad
 		return true;
 	snprintf(err, errlen, "link %s -> %s: %s%s", tx->tmp, dst, strerror(e),
 	         e == EXDEV ? " (every Maildir must be on the first one's file system)" : "");
+	errno = e;
 	return false;
 }
 
@@ -332,7 +355,8 @@ bool maildir_tx_commit(struct maildir_tx *tx, const char *const *maildirs, size_
 		goto out;
 	}
 	if (!flush(tx) || fsync(tx->fd) != 0) {
-		snprintf(err, errlen, "write %s: %s", tx->tmp, strerror(tx->error ? tx->error : errno));
+		errno = tx->error ? tx->error : errno;
+		snprintf(err, errlen, "write %s: %s", tx->tmp, strerror(errno));
 		goto out;
 	}
 	int fd = tx->fd;
@@ -360,14 +384,52 @@ bool maildir_tx_commit(struct maildir_tx *tx, const char *const *maildirs, size_
 		}
 	}
 	ok = true;
-out:
+out:;
+	int e = errno; /* the cause, for the caller (a full disk is answered differently) */
 	/* Take back every name already made, so that no new/ shows the message. */
 	for (i = 0; !ok && i < nlinked; i++)
 		if (join(path, sizeof(path), maildirs[linked[i]], "/new/", tx->name))
 			unlink(path);
 	free(linked);
 	maildir_tx_abort(tx); /* closes if still open, removes the tmp name, frees */
+	errno = e;
 	return ok;
+}
+
+/* Skip 1+ decimal digits; NULL if there are none. */
+static const char *digits(const char *p, long long *v)
+{
+	const char *start = p;
+
+	*v = 0;
+	while (*p >= '0' && *p <= '9' && p - start < 18)
+		*v = *v * 10 + (*p++ - '0');
+	return p > start ? p : NULL;
+}
+
+bool maildir_name_orphaned(const char *name)
+{
+	char host[1024];
+	long long sec, usec, pid, q;
+	const char *p = digits(name, &sec);
+
+	/* <sec>.M<usec>P<pid>Q<counter>R<16 hex>.<host>[,S=...][:2,...] */
+	if (!p || *p++ != '.' || *p++ != 'M' || !(p = digits(p, &usec)) || *p++ != 'P' ||
+	    !(p = digits(p, &pid)) || *p++ != 'Q' || !(p = digits(p, &q)) || *p++ != 'R')
+		return false;
+	for (int i = 0; i < 16; i++, p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	if (*p++ != '.')
+		return false;
+	host_part(host, sizeof(host));
+	size_t hl = strlen(host);
+	if (strncmp(p, host, hl) != 0 || (p[hl] != '\0' && p[hl] != ',' && p[hl] != ':'))
+		return false;
+	if (pid <= 0 || pid > INT32_MAX || pid == (long long)getpid())
+		return false;
+	/* ESRCH: no such process. EPERM means it runs (as another user): keep its file. */
+	return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
 }
 
 int maildir_clean_tmp(const char *path, unsigned max_age_s)
@@ -393,7 +455,8 @@ int maildir_clean_tmp(const char *path, unsigned max_age_s)
 			continue;
 		if (fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || S_ISDIR(st.st_mode))
 			continue;
-		if (now - st.st_mtime > (time_t)max_age_s && unlinkat(dfd, de->d_name, 0) == 0)
+		bool stale = now - st.st_mtime > (time_t)max_age_s || maildir_name_orphaned(de->d_name);
+		if (stale && unlinkat(dfd, de->d_name, 0) == 0)
 			count++;
 	}
 	closedir(d);
