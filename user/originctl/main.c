@@ -16,6 +16,7 @@ static const struct {
         {"conns", cmd_conns, "[--json] [--pin-dir DIR]  live connections from the pinned BPF maps"},
         {"policy", cmd_policy, "[--json] [--pin-dir DIR]  CIDR lists loaded into the pinned BPF tries"},
         {"stats", cmd_stats, "[--json] [ADDR]  an instance's metrics (default 127.0.0.1:9154) as a table"},
+        {"unpin", cmd_unpin, "[--pin-dir DIR]  remove the pinned BPF maps once no instance uses them"},
 };
 
 static void usage(FILE *f)
