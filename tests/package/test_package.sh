@@ -104,7 +104,13 @@ reload() {
 	done
 	return 1
 }
-state=$(inside timeout 60 systemctl is-system-running --wait)
+# Until its systemd listens on the bus, systemctl fails at once: ask again.
+state=
+for _ in $(seq 1 120); do
+	state=$(inside timeout 60 systemctl is-system-running --wait 2>/dev/null)
+	case $state in running | degraded) break ;; esac
+	sleep 0.5
+done
 check "the container boots to multi-user ($state)" test "$state" = running -o "$state" = degraded
 
 # ---- install ----
