@@ -5,9 +5,10 @@
 # instance, upgraded over an edited conffile, stopped and purged. Prints "N passed, N failed".
 #   tests/package/test_package.sh [BUILD]
 # The container gets its own network namespace (--private-network: ports 25/143 never clash with the
-# host), CAP_BPF/CAP_PERFMON, bpf(2) past nspawn's own seccomp filter, and a bpffs instance of its own bind-mounted on /sys/fs/bpf (nspawn mounts
-# /sys read-only and mounts no bpffs), so its pins never meet the host's. Everything it creates is
-# removed on exit, failure or not: the container, its cgroups, the bpffs mount, the rootfs.
+# host), CAP_BPF/CAP_PERFMON, bpf(2) past nspawn's own seccomp filter, and a bpffs instance of its own
+# bind-mounted on /sys/fs/bpf (nspawn mounts /sys read-only and no bpffs), so its pins never meet the
+# host's. Everything it creates is removed on exit, failure or not: the container, its cgroups, the bpffs
+# mount, the rootfs.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 BUILD=${1:-build}
@@ -35,6 +36,12 @@ check() { # check DESCRIPTION COMMAND... : the command's status decides
 
 nspawn_pid=
 leader=
+# Where nspawn makes its cgroups: the hybrid layout's unified and name=systemd trees, or one cgroup2 root.
+hierarchies=
+for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
+	[ -e "$h/cgroup.procs" ] && hierarchies="$hierarchies $h"
+done
+[ -n "$hierarchies" ] || hierarchies=/sys/fs/cgroup
 cleanup() {
 	set +e
 	if [ -n "$nspawn_pid" ] && kill -0 "$nspawn_pid" 2>/dev/null; then
@@ -43,10 +50,12 @@ cleanup() {
 		kill -KILL "$nspawn_pid" 2>/dev/null
 		wait "$nspawn_pid" 2>/dev/null
 	fi
+	# The container's init, should it outlive nspawn: killing a PID namespace's init ends the namespace.
+	[ -n "$leader" ] && kill -0 "$leader" 2>/dev/null && kill -KILL "$leader"
 	mountpoint -q "$work/bpffs" && umount "$work/bpffs"
 	mountpoint -q "$root" && umount -R "$root"
 	# nspawn's payload/supervisor cgroups were made below ours: remove the whole subtree, leaves first.
-	for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd /sys/fs/cgroup; do
+	for h in $hierarchies; do
 		[ -d "$h/$name" ] && find "$h/$name" -depth -type d -exec rmdir {} \; 2>/dev/null
 	done
 	rm -rf "$work"
@@ -74,12 +83,12 @@ mount -t bpf bpf "$work/bpffs" || exit 1
 
 # ---- boot it, from a cgroup of our own (the host's PID 1 is not systemd: nspawn makes its cgroups
 # below the one it starts in) ----
-for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
-	[ -d "$h" ] && mkdir -p "$h/$name"
+for h in $hierarchies; do
+	mkdir -p "$h/$name"
 done
 (
-	for h in /sys/fs/cgroup/unified /sys/fs/cgroup/systemd; do
-		[ -d "$h/$name" ] && echo $BASHPID >"$h/$name/cgroup.procs"
+	for h in $hierarchies; do
+		echo $BASHPID >"$h/$name/cgroup.procs"
 	done
 	exec systemd-nspawn --quiet --boot --register=no --keep-unit --private-network -M "$name" \
 		--capability=CAP_BPF,CAP_PERFMON,CAP_NET_ADMIN --system-call-filter=bpf --bind="$work/bpffs:/sys/fs/bpf" -D "$root"
