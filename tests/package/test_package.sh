@@ -76,6 +76,8 @@ if [ ! -s "$cache" ]; then
 	mv "$cache.tmp.tar.zst" "$cache"
 fi
 mkdir -p "$root" "$work/bpffs"
+# In memory: extracting is quick, and removing it is one umount (rm -r of the tree took half a minute).
+mount -t tmpfs -o size=2g,mode=0755 "$name" "$root" || exit 1
 tar -C "$root" --zstd -xf "$cache" || exit 1
 cp "$deb" "$root/srv/"
 cp tests/package/client.py "$root/srv/client.py"
