@@ -157,7 +157,7 @@ check "originctl conns shows the origin 203.0.113.10 while it is open" grep -q '
 inside python3 /srv/client.py read "$subject" >"$work/read.out" 2>&1
 check "read back over IMAP (PROXY v2, STARTTLS): Received: names the origin" \
 	grep -q "^RECEIVED .*203\.0\.113\.10" "$work/read.out"
-check "curl-less metrics: GET /metrics answers" inside python3 -c \
+check "GET /metrics answers, BPF attached (python: no curl in the rootfs)" inside python3 -c \
 	'import urllib.request as u; b=u.urlopen("http://127.0.0.1:9154/metrics").read().decode(); assert "originmail_bpf_attached 1" in b, b[:300]'
 
 # ---- reload with a changed trusted-proxy list ----
