@@ -37,7 +37,10 @@ CFLAGS_OPT := -O2 -g
 LDFLAGS_SAN :=
 endif
 CFLAGS ?=
-ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
+CPPFLAGS ?=
+LDFLAGS ?=
+# CPPFLAGS/CFLAGS/LDFLAGS from the environment: dpkg-buildflags' hardening when debian/rules builds.
+ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CPPFLAGS) $(CFLAGS)
 LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz -lseccomp $(GMIME_LIBS)
 
 # The library every program and test links: all of user/ but the programs' main files.
@@ -64,7 +67,7 @@ FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/%)
 C_FILES = $(shell git ls-files '*.c' '*.h' 2>/dev/null || find bpf user include tests bench -name '*.[ch]')
 
 .PHONY: all test unit integration valgrind lint demo bench fuzz fuzz-bins fuzz-replay vmtest install clean \
-	deps deps-demo deps-bench deps-vmtest run
+	deps deps-demo deps-bench deps-vmtest deps-package deb test-package run
 
 all: $(PROGRAMS) $(UNIT_BINS) $(BUILD)/proxy_bench examples/tls/cert.pem
 
@@ -97,10 +100,10 @@ $(LIB): $(LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
 $(BUILD)/originmaild: $(DAEMON_OBJS) $(LIB)
-	$(CC) $(LDFLAGS_SAN) $^ -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/originctl: $(CTL_OBJS) $(LIB)
-	$(CC) $(LDFLAGS_SAN) $^ -o $@ $(LDLIBS)
+	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(UNIT_HELPER_OBJS) $(LIB)
 	@mkdir -p $(dir $@)
@@ -141,6 +144,8 @@ deps-bench:
 	@sh scripts/deps.sh bench
 deps-vmtest:
 	@sh scripts/deps.sh vmtest
+deps-package:
+	@sh scripts/deps.sh package
 
 # ---- tests ----
 # `make test`: lint, unit tests, integration tests, then both again under ASan+UBSan.
@@ -188,6 +193,15 @@ vmtest: deps-vmtest all
 
 demo: deps-demo all
 	@scripts/demo.sh $(BUILD)
+
+# ---- the Debian package ----
+# build/originmail_VERSION_amd64.deb, built with debhelper in a copy of the tree under build/deb/.
+deb: deps-package
+	@scripts/deb.sh $(BUILD)
+
+# The .deb installed, started, used, reloaded, stopped and purged in a booted Debian 12 container.
+test-package: deb
+	@tests/package/test_package.sh $(BUILD)
 
 # ---- install ----
 install: $(PROGRAMS)

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian (bookworm) packages originmail needs, idempotently.
 #
-#   scripts/deps.sh [GROUP...]     GROUP: build test demo bench vmtest all (default: test demo)
+#   scripts/deps.sh [GROUP...]     GROUP: build test demo bench vmtest package all (default: test demo)
 #
 # Only packages that are missing are installed, so a second run costs one dpkg query.
 # `make test`, `make demo` and `.ci/run` call this; nothing else is ever installed by hand.
@@ -11,10 +11,11 @@ set -eu
 build="make gcc clang llvm lld pkg-config libc6-dev linux-libc-dev libbpf-dev bpftool libelf-dev zlib1g-dev
        libssl-dev libcrypt-dev libcmocka-dev libgmime-3.0-dev libclang-rt-14-dev libseccomp-dev openssl
        clang-format cppcheck"
-test="$build python3 iproute2 haproxy nginx-light libnginx-mod-stream swaks curl valgrind procps psmisc isync mandoc"
+test="$build python3 iproute2 haproxy nginx-light libnginx-mod-stream swaks curl valgrind procps psmisc isync mandoc mount"
 demo="$build python3 iproute2 haproxy swaks curl openssl nginx-light libnginx-mod-stream procps psmisc"
 vmtest="$build qemu-system-x86 busybox-static cpio kmod"
 bench="$test postfix dovecot-imapd gnuplot-nox"
+package="$build debhelper dpkg-dev fakeroot lintian mmdebstrap systemd-container zstd"
 
 groups=${*:-test demo}
 want=""
@@ -25,9 +26,10 @@ for g in $groups; do
 	demo) want="$want $demo" ;;
 	vmtest) want="$want $vmtest" ;;
 	bench) want="$want $bench" ;;
-	all) want="$want $test $demo $vmtest $bench" ;;
+	package) want="$want $package" ;;
+	all) want="$want $test $demo $vmtest $bench $package" ;;
 	*)
-		echo "deps.sh: unknown group '$g' (build test demo bench vmtest all)" >&2
+		echo "deps.sh: unknown group '$g' (build test demo bench vmtest package all)" >&2
 		exit 2
 		;;
 	esac

@@ -20,6 +20,7 @@
 #include "relay/relay.h"
 #include "sandbox/seccomp.h"
 #include "store/maildir.h"
+#include "sys/notify.h"
 
 #define DEFAULT_CONFIG "/etc/originmail/originmail.conf"
 #define NOFILE_SPARE   256 /* descriptors besides the connections' */
@@ -79,6 +80,7 @@ static pid_t start_relay_worker(struct server *srv)
 			close(srv->listeners[i].fd);
 		srv->listeners[i].fd = -1;
 	}
+	notify_close();                   /* the parent speaks to systemd */
 	metrics_http_close(srv->metrics); /* the parent answers scrapes; the port must go with it */
 	srv->metrics = NULL;
 	char err[256];
@@ -196,6 +198,7 @@ int main(int argc, char **argv)
 		generation_unref(srv.gen);
 		return 0;
 	}
+	notify_open(); /* before any privilege drop or filter: later sends are a sendto() */
 	if (!log_open(srv.gen->cfg.log, "originmaild")) {
 		fprintf(stderr, "originmaild: log must be stderr, syslog or both\n");
 		return 78;

@@ -270,12 +270,22 @@ try:
     t.check(rc == 71 and "bpf = on, but BPF metadata cannot start: cannot create cgroup /proc/none/x" in bad.log(),
             "bpf = on refuses to start with the reason", (rc, bad.log()[-500:]))
 
+    # --- originctl unpin (the units' ExecStopPost): kept while instances run; never outside a bpffs
+    u = octl("unpin")
+    t.check(u.returncode == 0 and "kept, 2 instances still running" in u.stdout and os.path.exists(PIN + "/conns"),
+            "originctl unpin keeps the pins while A and B run", u.stdout + u.stderr)
+    u = subprocess.run([build_path("originctl"), "unpin", "--pin-dir", tmp.path], capture_output=True, text=True)
+    t.check(u.returncode == 1 and "not on a bpf file system" in u.stderr and os.path.isdir(tmp.path),
+            "originctl unpin refuses a directory outside bpffs", u.stdout + u.stderr)
+
     # --- stop: A (unprivileged) leaves the pins to B; B, the last, removes them
     t.check(a.stop() == 0, "A stops")
     t.check(os.path.exists(PIN + "/conns") and not any(v["pid"] == a.proc.pid for v in entries()),
             "pins stay for B; A's entries are gone")
     t.check(b.stop() == 0, "B stops")
     t.check(not os.path.exists(PIN), "the last instance removed the pins", b.log()[-500:])
+    u = octl("unpin")
+    t.check(u.returncode == 0 and "nothing pinned" in u.stdout, "originctl unpin: nothing left to do", u.stdout)
     c.stop()
 finally:
     for dmn in daemons:

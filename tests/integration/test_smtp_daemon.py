@@ -180,8 +180,9 @@ try:
         t.check(False, "pipelined message delivered to bob", bobs)
 
     # A PROXY v2 LOCAL header (HAProxy's health check) is served as the proxy's own connection, quietly
-    s = connect_from("127.0.0.2", "127.0.0.1", P["smtp"])
+    # (the header is made before connecting: under load, running originctl can outlast proxy_timeout)
     local = subprocess.run([build_path("originctl"), "proxy-encode", "--local"], capture_output=True).stdout
+    s = connect_from("127.0.0.2", "127.0.0.1", P["smtp"])
     s.sendall(local)
     greet = smtp_lines(s)
     s.sendall(b"EHLO checker.example\r\n")
@@ -191,9 +192,9 @@ try:
     s.close()
 
     # IPv6: a raw v2 header from ::1 (trusted on that listener) naming 2001:db8::10
-    s = connect_from(None, "::1", P["smtp"])
     hdr = subprocess.run([build_path("originctl"), "proxy-encode", "--src", "[2001:db8::10]:5555", "--dst",
                           "[2001:db8::25]:25"], capture_output=True).stdout
+    s = connect_from(None, "::1", P["smtp"])
     s.sendall(hdr + b"EHLO v6.example\r\n")  # the header and the first command in one segment
     data = smtp_lines(s)
     if "Hello" not in data:

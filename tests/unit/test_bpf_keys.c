@@ -235,6 +235,10 @@ static void test_config_keys(void **state)
 	assert_string_equal(c.bpf_cgroup, "/sys/fs/cgroup/mail");
 	assert_string_equal(c.bpf_pin_dir, "/sys/fs/bpf/om2");
 	config_free(&c);
+	/* "parent" is a keyword (the unit's slice), not a path relative to the file */
+	assert_true(config_parse("bpf_cgroup = parent\n" BASE, "/etc/om/t.conf", &c, err, sizeof(err)));
+	assert_string_equal(c.bpf_cgroup, "parent");
+	config_free(&c);
 	assert_false(config_parse("bpf = maybe\n" BASE, "t.conf", &c, err, sizeof(err)));
 	assert_string_equal(err, "t.conf:1: bpf must be auto, on or off");
 	assert_false(config_parse("bpf_pin_dir =\n" BASE, "t.conf", &c, err, sizeof(err)));

@@ -366,7 +366,7 @@ out:
 static const char *load_reason(int e)
 {
 	if (e == EPERM || e == EACCES)
-		return "not permitted (needs root, or CAP_BPF + CAP_NET_ADMIN)";
+		return "not permitted (needs root, or CAP_BPF + CAP_NET_ADMIN + CAP_PERFMON)";
 	return strerror(e);
 }
 

@@ -91,7 +91,8 @@ bool om_cgroup_prepare(const char *configured, char *path, size_t cap, char *err
 		return false;
 	}
 	snprintf(selfabs, sizeof(selfabs), "%s%s", mnt, strcmp(self, "/") ? self : "");
-	if (configured && *configured)
+	bool parent = configured && !strcmp(configured, "parent");
+	if (configured && *configured && !parent)
 		n = snprintf(path, cap, "%s", configured);
 	else if (!strcmp(self, "/")) /* never watch the whole host: a child of our own */
 		n = snprintf(path, cap, "%s/originmail", mnt);
@@ -101,7 +102,14 @@ bool om_cgroup_prepare(const char *configured, char *path, size_t cap, char *err
 		snprintf(err, errlen, "cgroup path too long");
 		return false;
 	}
-	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+	/* "parent": the cgroup above ours, under systemd the unit's slice, so that every instance of a
+	 * template unit shares one parent (docs/systemd.md). We are inside it: nothing to create or join. */
+	char *slash = strrchr(path, '/');
+	if (parent && strcmp(self, "/") && slash && slash > path + strlen(mnt))
+		*slash = '\0';
+	/* mkdir only when missing: a read-only cgroup file system (ProtectControlGroups) refuses it. */
+	struct stat st;
+	if ((stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) && mkdir(path, 0755) != 0 && errno != EEXIST) {
 		snprintf(err, errlen, "cannot create cgroup %s: %s", path, strerror(errno));
 		return false;
 	}

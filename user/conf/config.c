@@ -24,6 +24,7 @@ enum ktype {
 	K_HOSTNAME,
 	K_DOMAINS,
 	K_PATH,
+	K_CGROUP, /* a path, or "parent" */
 	K_USER,
 	K_RELAY,
 	K_LOG,
@@ -90,7 +91,7 @@ static const struct keydef keys[] = {
          false},
         {"bpf", S_GLOBAL, K_BPF, G(bpf), 0, 0, NULL, false},
         {"seccomp", S_GLOBAL, K_BOOL, G(seccomp), 0, 0, NULL, false},
-        {"bpf_cgroup", S_GLOBAL, K_PATH, G(bpf_cgroup), 0, 0, NULL, true},
+        {"bpf_cgroup", S_GLOBAL, K_CGROUP, G(bpf_cgroup), 0, 0, NULL, true},
         {"bpf_pin_dir", S_GLOBAL, K_PATH, G(bpf_pin_dir), 0, 0, NULL, false},
         {"metrics", S_GLOBAL, K_METRICS, G(metrics_addr), 0, 0, NULL, true},
         {"metrics_timeout", S_GLOBAL, K_DURATION, G(metrics_timeout_ms), 100, HOUR, "between 100ms and 1h",
@@ -432,6 +433,10 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 	case K_DOMAINS:
 		return set_domains(p, v);
 	case K_PATH:
+		return set_string(p, slot, *v ? resolve_path(p, v) : strdup(""));
+	case K_CGROUP: /* "parent" is resolved at start, from /proc/self/cgroup (om_cgroup_prepare) */
+		if (!strcmp(v, "parent"))
+			return set_string(p, slot, strdup(v));
 		return set_string(p, slot, *v ? resolve_path(p, v) : strdup(""));
 	case K_USER:
 		if (!conf_valid_username(v))

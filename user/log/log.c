@@ -3,7 +3,9 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <syslog.h>
 #include <time.h>
@@ -12,6 +14,19 @@
 static bool to_stderr = true, to_syslog;
 static enum log_level max_level = LOG_LVL_INFO;
 static const char *log_ident = "originmaild";
+static bool to_journal; /* stderr is systemd's journal stream: "<N>" prefixes, no timestamp */
+
+/* $JOURNAL_STREAM is "dev:ino" of the stream systemd connected; it only counts while stderr is still that
+ * stream (a redirect in between means someone else reads our lines). */
+static bool stderr_is_journal(void)
+{
+	const char *v = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat st;
+
+	return v && sscanf(v, "%llu:%llu", &dev, &ino) == 2 && fstat(STDERR_FILENO, &st) == 0 &&
+	       (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
+}
 
 bool log_open(const char *target, const char *ident)
 {
@@ -28,6 +43,7 @@ bool log_open(const char *target, const char *ident)
 	}
 	if (to_syslog)
 		openlog(log_ident, LOG_PID | LOG_NDELAY, LOG_MAIL);
+	to_journal = to_stderr && stderr_is_journal();
 	return true;
 }
 
@@ -50,7 +66,15 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	va_end(ap);
 	if (to_syslog)
 		syslog(prio[lvl], "%s", line);
-	if (to_stderr) {
+	if (to_stderr && to_journal) {
+		/* The journal stamps time and pid itself and takes the priority from the prefix
+		 * (journalctl -p warning). */
+		char out[1100];
+		int n = snprintf(out, sizeof(out), "<%d>%s: %s\n", prio[lvl], names[lvl], line);
+		if (n > 0)
+			(void)!write(STDERR_FILENO, out,
+			             (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);
+	} else if (to_stderr) {
 		struct timeval tv;
 		struct tm tm;
 		char ts[32];

@@ -20,6 +20,7 @@
 #include "net/metrics_http.h"
 #include "net/proto.h"
 #include "net/tls.h"
+#include "sys/notify.h"
 
 #define SWEEP_MS        250 /* deadline resolution: timeouts are seconds, so a coarse sweep is enough */
 #define ACCEPT_PAUSE_MS 500 /* out of file descriptors: how long the listeners rest */
@@ -168,7 +169,7 @@ static bool same_listeners(const struct config *a, const struct config *b)
 }
 
 /* SIGHUP: a new generation for new connections; live sessions keep theirs until they end. */
-static void reload(struct server *s)
+static void reload_generation(struct server *s)
 {
 	char err[512];
 	struct generation *g = generation_load(s->gen->cfg.path, err, sizeof(err));
@@ -193,11 +194,26 @@ static void reload(struct server *s)
 	         g->cfg.nlisteners, passwd_db_count(g->users), s->nconns);
 }
 
+/* systemd waits for READY=1 after RELOADING=1, also when the reload failed (the old one runs on). */
+static void reload(struct server *s)
+{
+	notify_reloading();
+	reload_generation(s);
+	notify_ready();
+}
+
+/* STATUS= for systemctl status: sent when it changes, at most once a second. */
+static void report_status(const struct server *s, bool force)
+{
+	notify_status(s->nlisteners, s->bpf != NULL, s->nconns, now_ms(), 1000, force);
+}
+
 static void start_drain(struct server *s)
 {
 	if (s->draining)
 		return;
 	s->draining = true;
+	notify_stopping();
 	s->drain_deadline_ms = now_ms() + s->gen->cfg.shutdown_grace_ms;
 	for (size_t i = 0; i < s->nlisteners; i++) {
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listeners[i].fd, NULL);
@@ -312,6 +328,9 @@ int server_run(struct server *s)
 	}
 	log_info("originmaild ready: %zu listening sockets, %zu users", s->nlisteners,
 	         passwd_db_count(s->gen->users));
+	/* Listeners bound, BPF attached, privileges dropped, relay worker started. */
+	report_status(s, true);
+	notify_ready();
 
 	while (!s->draining || (s->nconns > 0 && now_ms() < s->drain_deadline_ms)) {
 		int n = epoll_wait(s->epfd, ev, 64, SWEEP_MS);
@@ -346,6 +365,8 @@ int server_run(struct server *s)
 			s->accept_paused_until = 0;
 			watch_listeners(s, true);
 		}
+		if (!s->draining)
+			report_status(s, false);
 	}
 	if (s->nconns)
 		log_warn("Shutdown grace period over: closing %u connections", s->nconns);

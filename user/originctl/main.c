@@ -18,6 +18,7 @@ static const struct {
         {"stats", cmd_stats, "[--json] [ADDR]  an instance's metrics (default 127.0.0.1:9154) as a table"},
         {"limits", cmd_limits,
          "[--json] [--pin-dir DIR]  per-origin abuse-limit table shared by the instances"},
+        {"unpin", cmd_unpin, "[--pin-dir DIR]  remove the pinned BPF maps once no instance uses them"},
 };
 
 static void usage(FILE *f)

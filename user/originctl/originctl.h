@@ -11,6 +11,7 @@ int cmd_conns(int argc, char **argv);
 int cmd_policy(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 int cmd_limits(int argc, char **argv);
+int cmd_unpin(int argc, char **argv);
 
 /* false (with a message) when the pinned maps in dir are of another ABI version; true when absent. */
 bool ctl_pin_abi_ok(const char *dir);
