@@ -38,7 +38,7 @@ LDFLAGS_SAN :=
 endif
 CFLAGS ?=
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CFLAGS)
-LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz -lseccomp $(GMIME_LIBS)
+LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz -lseccomp -pthread $(GMIME_LIBS)
 
 # The library every program and test links: all of user/ but the programs' main files.
 LIB_SRCS := $(filter-out user/originctl/%,$(wildcard user/*/*.c))
