@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,6 +77,19 @@ static void destroy(struct auth_job *j)
 	free(j);
 }
 
+/* Free every job on l: no worker runs any more. */
+static void drain(struct list *l)
+{
+	struct auth_job *j = l->head;
+
+	while (j) {
+		struct auth_job *next = j->next;
+		destroy(j);
+		j = next;
+	}
+	l->head = l->tail = NULL;
+}
+
 static void *worker(void *arg)
 {
 	struct auth_pool *p = arg;
@@ -129,14 +143,20 @@ struct auth_pool *auth_pool_start(unsigned threads, char *err, size_t errlen)
 	}
 	pthread_mutex_init(&p->mu, NULL);
 	pthread_cond_init(&p->work, NULL);
+	/* The workers take no signal: SIGHUP and SIGTERM are the event loop's (its signalfd). */
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
 	for (; p->nthreads < threads; p->nthreads++) {
 		int e = pthread_create(&p->threads[p->nthreads], NULL, worker, p);
 		if (e) {
+			pthread_sigmask(SIG_SETMASK, &old, NULL);
 			snprintf(err, errlen, "auth workers: cannot start a thread: %s", strerror(e));
 			auth_pool_stop(p);
 			return NULL;
 		}
 	}
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
 	return p;
 }
 
@@ -154,12 +174,8 @@ void auth_pool_stop(struct auth_pool *p)
 	pthread_mutex_unlock(&p->mu);
 	for (unsigned i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
-	for (struct list *l = &p->queue; l; l = l == &p->queue ? &p->done : NULL)
-		while (l->head) {
-			struct auth_job *j = l->head;
-			unlink_job(l, j);
-			destroy(j);
-		}
+	drain(&p->queue);
+	drain(&p->done);
 	pthread_cond_destroy(&p->work);
 	pthread_mutex_destroy(&p->mu);
 	close(p->efd);
