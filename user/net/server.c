@@ -324,7 +324,7 @@ int server_run(struct server *s)
 			log_err("epoll_wait: %s", strerror(errno));
 			return 1;
 		}
-		bool want_reload = false, want_drain = false;
+		bool want_reload = false, want_drain = false, auth_done = false;
 		for (int i = 0; i < n; i++) {
 			void *p = ev[i].data.ptr;
 			if (p == &signal_tag)
@@ -332,7 +332,8 @@ int server_run(struct server *s)
 			else if (p == &bpf_tag)
 				om_bpf_poll(s->bpf);
 			else if (p == &auth_tag)
-				auth_pool_dispatch(auth_pool_current());
+				auth_done = true; /* after this batch: a callback may close a connection with
+				                     events in it */
 			else if (p >= (void *)s->listeners && p < (void *)(s->listeners + s->nlisteners))
 				on_accept(s, p);
 			else if (metrics_http_owns(s->metrics, p))
@@ -340,6 +341,8 @@ int server_run(struct server *s)
 			else
 				conn_on_events(p, ev[i].events);
 		}
+		if (auth_done)
+			auth_pool_dispatch(auth_pool_current());
 		if (want_reload)
 			reload(s);
 		if (want_drain)
