@@ -565,7 +565,8 @@ enum peer_verdict om_bpf_verdict(const struct om_bpf *b, uint64_t cookie, enum p
 	return (enum peer_verdict)c.verdict;
 }
 
-void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned proxy_version)
+void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned proxy_version,
+                       enum listener_proto proto)
 {
 	__u64 key = o->cookie;
 	struct om_conn c;
@@ -580,6 +581,8 @@ void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned 
 	size_t n = strnlen(o->unique_id, sizeof(c.unique_id) - 1);
 	memcpy(c.unique_id, o->unique_id, n);
 	c.unique_id[n] = '\0';
+	c.proto = om_proto_from_listener(proto);
+	c.tls = false;
 	bpf_map_update_elem(fd, &key, &c, BPF_EXIST);
 }
 

@@ -225,8 +225,10 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 		o->unique_id[n] = '\0';
 	}
 	origin_update_text(o);
-	if (c->srv->bpf)
-		om_bpf_set_origin(c->srv->bpf, o, h->version);
+	if (c->srv->bpf) {
+		om_bpf_set_origin(c->srv->bpf, o, h->version, c->lc->proto);
+		c->bpf_proto_set = true;
+	}
 	if (o->via_proxy) {
 		log_info("Connection established from %s on %s", o->peer_ip, c->lc->name);
 		log_info("Connection from %s runs through %s proxy%s%s", o->client_ip, o->peer_ip,
@@ -345,7 +347,8 @@ static void start_session(struct conn *c)
 		conn_close(c, "out of memory");
 		return;
 	}
-	om_bpf_set_session(c->srv->bpf, c->origin.cookie, c->lc->proto, c->ssl != NULL);
+	if (!c->bpf_proto_set || c->ssl) /* else the origin's update wrote it (one syscall less) */
+		om_bpf_set_session(c->srv->bpf, c->origin.cookie, c->lc->proto, c->ssl != NULL);
 	if (c->proto->set_waker)
 		c->proto->set_waker(c->session, on_wake, c);
 	c->state = CONN_ACTIVE;

@@ -348,6 +348,8 @@ int server_run(struct server *s)
 		if (want_drain)
 			start_drain(s);
 		if (now_ms() >= next_sweep) {
+			if (s->bpf) /* open and close events do not wake us (originmail.bpf.c) */
+				om_bpf_poll(s->bpf);
 			sweep(s);
 			metrics_http_sweep(s->metrics, now_ms());
 			next_sweep = now_ms() + SWEEP_MS;
