@@ -41,7 +41,7 @@ CPPFLAGS ?=
 LDFLAGS ?=
 # CPPFLAGS/CFLAGS/LDFLAGS from the environment: dpkg-buildflags' hardening when debian/rules builds.
 ALL_CFLAGS := $(CFLAGS_BASE) $(CFLAGS_OPT) $(CPPFLAGS) $(CFLAGS)
-LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz -lseccomp $(GMIME_LIBS)
+LDLIBS := -lssl -lcrypto -lcrypt -lbpf -lelf -lz -lseccomp -pthread $(GMIME_LIBS)
 
 # The library every program and test links: all of user/ but the programs' main files.
 LIB_SRCS := $(filter-out user/originctl/%,$(wildcard user/*/*.c))

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "auth/auth_pool.h"
 #include "log/log.h"
 #include "net/metrics_http.h"
 #include "net/server.h"
@@ -241,6 +242,16 @@ int main(int argc, char **argv)
 	}
 	sweep_maildirs(&srv.gen->cfg);
 	pid_t worker = start_relay_worker(&srv);
+	if (srv.gen->cfg.auth_workers) { /* after the fork: the relay worker needs no threads */
+		struct auth_pool *pool = auth_pool_start(srv.gen->cfg.auth_workers, err, sizeof(err));
+		if (!pool) {
+			log_err("%s", err);
+			stop_relay_worker(worker, 0);
+			server_close(&srv);
+			return 71;
+		}
+		auth_pool_set_current(pool);
+	}
 	if (srv.gen->cfg.seccomp) { /* after the fork: neither process may fork or exec from now on */
 		if (!sandbox_seccomp(err, sizeof(err))) {
 			log_err("%s", err);

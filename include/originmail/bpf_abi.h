@@ -10,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-#define OM_BPF_ABI_VERSION 4
+#define OM_BPF_ABI_VERSION 5
 #define OM_BPF_PIN_DIR     "/sys/fs/bpf/originmail" /* default of the bpf_pin_dir key */
 
 /* Pinned (shared by every instance on the host), under the pin directory: */
@@ -140,6 +140,10 @@ struct om_abi {
 
 struct om_instance {
 	__u64 started_ns; /* CLOCK_MONOTONIC */
+	/* The inode of its pid namespace (0: unknown). An instance in another one (a container sharing the
+	 * host's bpffs) cannot be judged by its pid: it is never taken for dead. */
+	__u32 pidns;
+	__u32 reserved;
 };
 
 /* The limits maps. Written only by userspace (user/limits/), through the mmap of the maps, with atomic
@@ -167,8 +171,8 @@ struct om_limit {
 /* One instance using the table: its tag is its index + 1. start is its start time (field 22 of
  * /proc/PID/stat), so a reused pid is not taken for the instance that died. */
 struct om_limits_inst {
-	__u32 pid; /* 0: free */
-	__u32 pad;
+	__u32 pid;   /* 0: free */
+	__u32 pidns; /* the inode of its pid namespace (0: unknown): another namespace's pid says nothing */
 	__u64 start;
 };
 

@@ -377,6 +377,29 @@ try:
     t.check(r.cmd("y", "LOGIN alice@example.test secret").startswith("y OK"), "a new connection logs in")
     r.close()
 
+    # --- LOGIN is checked on a worker thread (auth_workers): the commands pipelined behind it wait for
+    #     its answer and are answered in order; clients that leave while their check runs harm nobody
+    r = Raw("203.0.113.67")
+    r.send("p1 LOGIN alice@example.test secret\r\np2 SELECT INBOX\r\np3 NOOP\r\n")
+    lines = []
+    while not lines or not lines[-1].startswith("p3 ") and lines[-1]:
+        lines.append(r.line())
+    tags = [l.split(" ", 1)[0] for l in lines if l[:1] == "p"]
+    t.check(tags == ["p1", "p2", "p3"] and lines[0].startswith("p1 OK") and lines[-1].startswith("p3 OK"),
+            "pipelined LOGIN, SELECT, NOOP: answered in order", lines)
+    r.close()
+    for i in range(20):
+        s = connect_from("127.0.0.2", "127.0.0.1", P["imaps"])
+        s.sendall(f"PROXY TCP4 203.0.113.68 198.51.100.1 {41000 + i} 993\r\n".encode())
+        w = ctx.wrap_socket(s, server_hostname="mx1.example.test")
+        w.recv(512)  # the greeting
+        w.sendall(b"q LOGIN alice@example.test secret\r\n" if i % 2 else b"q LOGIN alice@example.test bad\r\n")
+        w.close()
+    r = Raw("203.0.113.69")
+    t.check(r.cmd("z", "LOGIN alice@example.test secret").startswith("z OK"),
+            "20 clients gone during their LOGIN's check: the next one is served")
+    r.close()
+
     # --- refused peers get * BYE with the reason
     s = connect_from("127.0.0.1", "127.0.0.1", P["imap"])
     s.settimeout(5)

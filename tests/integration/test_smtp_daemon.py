@@ -3,6 +3,7 @@
 
 Addresses: HAProxy and the test's raw PROXY senders connect from 127.0.0.2 (the only trusted proxy),
 direct_allowed is 127.0.0.3, everything else (127.0.0.1) is neither. The daemon drops to 'nobody'."""
+import base64
 import os
 import pwd
 import signal
@@ -220,6 +221,36 @@ try:
             code = list(e.recipients.values())[0][0]
             t.check(code == 554, "relay to a foreign domain refused (554)", e.recipients)
     t.check(len(maildir_files(mail, "bob@example.test")) == 3, "authenticated submission delivered")
+
+    # --- AUTH is checked on a worker thread (auth_workers): the commands pipelined behind it wait for its
+    #     answer and are answered in order; clients that leave while their check runs harm nobody
+    def smtps_raw():
+        w = ctx.wrap_socket(socket.create_connection(("127.0.0.1", P["h_smtps"]), timeout=10),
+                            server_hostname="mx1.example.test")
+        return w, w.makefile("rb")
+    w, f = smtps_raw()
+    f.readline()
+    w.sendall(b"EHLO c.example\r\n")
+    while not f.readline().startswith(b"250 "):
+        pass
+    plain = base64.b64encode(b"\0alice@example.test\0alice-secret")
+    w.sendall(b"AUTH PLAIN " + plain + b"\r\nMAIL FROM:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\n"
+              b"DATA\r\n")
+    codes = [f.readline()[:3] for _ in range(4)]
+    t.check(codes == [b"235", b"250", b"250", b"354"], "pipelined AUTH, MAIL, RCPT, DATA: answered in order", codes)
+    w.sendall(body("pipelined after AUTH").encode() + b"\r\n.\r\nQUIT\r\n")
+    _r = f.readline()
+    t.check(_r.startswith(b"250 "), "... and the message is accepted", (_r, daemon.log()[-1500:]))
+    w.close()
+    for i in range(10):
+        w, f = smtps_raw()
+        f.readline()
+        w.sendall(b"EHLO c.example\r\nAUTH PLAIN " + plain + b"\r\n")
+        w.close()
+    with smtplib.SMTP_SSL("127.0.0.1", P["h_smtps"], context=ctx, timeout=10, local_hostname="c.example") as s:
+        t.check(s.login("alice@example.test", "alice-secret")[0] == 235,
+                "10 clients gone during their AUTH's check: the next one is served")
+    t.check(len(maildir_files(mail, "bob@example.test")) == 4, "the pipelined message is in bob's Maildir")
 
     # submission over STARTTLS: AUTH only after TLS; MAIL needs AUTH
     with smtplib.SMTP("127.0.0.1", P["h_subm"], timeout=10) as s:

@@ -212,13 +212,15 @@ static void check_conn(struct om_bpf *b, int lfd, const char *src, const char *d
 	pp_sockaddr_parse(&o.client, "203.0.113.10", 40000);
 	pp_sockaddr_parse(&o.dst, "192.0.2.25", 25);
 	snprintf(o.unique_id, sizeof(o.unique_id), "HAP-test");
-	om_bpf_set_origin(b, &o, 2);
+	om_bpf_set_origin(b, &o, 2, PROTO_SUBMISSION);
 	assert_true(om_bpf_lookup(b, cookie, &c));
 	assert_int_equal(c.state, OM_STATE_ORIGIN);
 	assert_int_equal(c.proxy_version, 2);
 	assert_int_equal(c.origin.port, 40000);
 	assert_memory_equal(c.origin.addr, "\xcb\x00\x71\x0a", 4);
 	assert_string_equal(c.unique_id, "HAP-test");
+	assert_int_equal(c.proto, OM_PROTO_SUBMISSION); /* in the same update */
+	assert_false(c.tls);
 
 	close(srv);
 	close(cli);

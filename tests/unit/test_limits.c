@@ -273,6 +273,31 @@ static void test_dead_instance_reaped(void **state)
 	mem_free(&m);
 }
 
+/* An instance in another pid namespace (a container sharing the host's bpffs): its pid means nothing
+ * here, so it is never reaped, however dead that pid looks; one in ours with the same pid is. */
+static void test_other_pid_namespace_kept(void **state)
+{
+	struct mem m = mem_shared(256);
+	struct limit_table a = {.alive = alive_but_4242}, other = {.alive = alive_but_4242, .pidns = 7},
+	                   same = {.alive = alive_but_4242};
+	uint64_t now = 10 * SEC;
+	char err[128];
+
+	(void)state;
+	assert_true(limit_table_attach(&a, m.slots, m.n, m.meta, (uint32_t)getpid(), err, sizeof(err)));
+	assert_true(a.pidns != 0 && a.pidns != 7);
+	assert_true(limit_table_attach(&other, m.slots, m.n, m.meta, 4242, err, sizeof(err)));
+	assert_int_equal(m.meta->inst[other.tag - 1].pidns, 7);
+	assert_int_equal(limit_table_reap(&a, now, 0), 0); /* 4242 "dead" here, but in namespace 7 */
+	assert_int_equal(m.meta->inst[other.tag - 1].pid, 4242);
+	assert_true(limit_table_attach(&same, m.slots, m.n, m.meta, 4242, err, sizeof(err)));
+	assert_int_equal(limit_table_reap(&a, now, 0), 1); /* the one in our namespace goes */
+	assert_int_equal(m.meta->inst[same.tag - 1].pid, 0);
+	assert_int_equal(m.meta->inst[other.tag - 1].pid, 4242);
+	limit_table_detach(&a);
+	mem_free(&m);
+}
+
 /* A real process that counts two connections and exits without a word, holding the structure lock. */
 static void test_dead_process(void **state)
 {
@@ -617,6 +642,7 @@ int main(void)
 	        cmocka_unit_test(test_table_full_and_eviction),
 	        cmocka_unit_test(test_dead_instance_reaped),
 	        cmocka_unit_test(test_dead_process),
+	        cmocka_unit_test(test_other_pid_namespace_kept),
 	        cmocka_unit_test(test_pid_start_is_start_time),
 	        cmocka_unit_test(test_first_instance_starts_empty),
 	        cmocka_unit_test(test_processes_race),

@@ -324,26 +324,35 @@ static bool equal_ct(const char *a, const char *b)
 	return d == 0;
 }
 
-bool passwd_db_verify(const struct passwd_db *db, const char *user_at_domain, const char *password)
+const char *passwd_db_setting(const struct passwd_db *db, const char *user_at_domain, bool *exists)
 {
-	if (!db || !password)
-		return false;
-	const struct entry *e = lookup(db, user_at_domain);
-	const char *setting = e ? e->hash : db->dummy;
-	struct crypt_data *cd = calloc(1, sizeof(*cd));
+	const struct entry *e = db ? lookup(db, user_at_domain) : NULL;
+
+	*exists = e != NULL;
+	return e ? e->hash : db ? db->dummy : NULL;
+}
+
+bool passwd_check(const char *setting, bool exists, const char *password)
+{
+	struct crypt_data *cd = setting && password ? calloc(1, sizeof(*cd)) : NULL;
 	bool ok = false;
 
-	if (!cd || !setting)
-		goto out;
+	if (!cd)
+		return false;
 	const char *out = crypt_rn(password, setting, cd, (int)sizeof(*cd));
 	ok = out && out[0] != '*' && equal_ct(out, setting);
-out:
-	if (cd) {
-		explicit_bzero(cd, sizeof(*cd));
-		free(cd);
-	}
+	explicit_bzero(cd, sizeof(*cd));
+	free(cd);
 	/* An empty password never logs in, even if it was hashed. */
-	return ok && e && *password;
+	return ok && exists && *password;
+}
+
+bool passwd_db_verify(const struct passwd_db *db, const char *user_at_domain, const char *password)
+{
+	bool exists;
+	const char *setting = passwd_db_setting(db, user_at_domain, &exists);
+
+	return passwd_check(setting, exists, password);
 }
 
 bool passwd_hash(const char *password, char *out, size_t cap)

@@ -22,6 +22,11 @@ size_t passwd_db_count(const struct passwd_db *db);
 bool passwd_db_exists(const struct passwd_db *db, const char *user_at_domain);
 /* Constant work whether or not the user exists (a dummy hash is checked for unknown users). */
 bool passwd_db_verify(const struct passwd_db *db, const char *user_at_domain, const char *password);
+/* passwd_db_verify in two steps, for checking on another thread (auth_pool.h): the crypt(3) setting to
+ * check against (the user's hash, or the dummy for an unknown user: the same work either way) and
+ * whether the user exists; then the check itself, which touches no database. */
+const char *passwd_db_setting(const struct passwd_db *db, const char *user_at_domain, bool *exists);
+bool passwd_check(const char *setting, bool exists, const char *password);
 
 /* "{CRYPT}$y$..." (yescrypt) for password, with a fresh salt from crypt_gensalt. {CRYPT}, not {YESCRYPT}:
  * Dovecot 2.3 reads the same file and knows yescrypt only through crypt(3). False on failure. */

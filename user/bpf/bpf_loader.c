@@ -20,6 +20,7 @@
 #include "bpf/om_bpf.h"
 #include "log/log.h"
 #include "metrics/metrics.h"
+#include "util/pidns.h"
 #ifdef __clang_analyzer__
 /* For the static analyzer only: the generated skeleton frees a half-built skeleton through libbpf, which
  * the analyzer cannot see into (it would report a leak in build/bpf/originmail.skel.h). */
@@ -116,14 +117,17 @@ static bool check_abi(const char *dir, char *err, size_t errlen)
 /* Forget instances that died without saying so; returns how many are left (their ids in live). */
 static unsigned prune_instances(int fd, __u32 *live)
 {
-	__u32 key, next, dead[OM_INSTANCES_MAX];
+	__u32 key, next, dead[OM_INSTANCES_MAX], ns = pidns_inode();
 	unsigned ndead = 0, nlive = 0;
+	struct om_instance inst;
 	void *prev = NULL;
 
 	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
 		key = next;
 		prev = &key;
-		if (kill((pid_t)(key >> 8), 0) != 0 && errno == ESRCH && ndead < OM_INSTANCES_MAX)
+		bool ours =
+		        bpf_map_lookup_elem(fd, &key, &inst) != 0 || !inst.pidns || !ns || inst.pidns == ns;
+		if (ours && kill((pid_t)(key >> 8), 0) != 0 && errno == ESRCH && ndead < OM_INSTANCES_MAX)
 			dead[ndead++] = key;
 		else if (nlive < OM_INSTANCES_MAX)
 			live[nlive++] = key;
@@ -375,7 +379,7 @@ static bool load(struct om_bpf *b, char *err, size_t errlen)
 {
 	struct bpf_object_open_opts opts = {.sz = sizeof(opts), .pin_root_path = b->pin_dir};
 	struct om_abi v = {.version = OM_BPF_ABI_VERSION, .conn_size = sizeof(struct om_conn)};
-	struct om_instance me = {.started_ns = mono_ns()};
+	struct om_instance me = {.started_ns = mono_ns(), .pidns = pidns_inode()};
 	static __u32 seq;
 	__u32 zero = 0, pid = (__u32)getpid(), live[OM_INSTANCES_MAX];
 	int lock = lock_pin_dir(b->pin_dir);
@@ -565,7 +569,8 @@ enum peer_verdict om_bpf_verdict(const struct om_bpf *b, uint64_t cookie, enum p
 	return (enum peer_verdict)c.verdict;
 }
 
-void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned proxy_version)
+void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned proxy_version,
+                       enum listener_proto proto)
 {
 	__u64 key = o->cookie;
 	struct om_conn c;
@@ -580,6 +585,8 @@ void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned 
 	size_t n = strnlen(o->unique_id, sizeof(c.unique_id) - 1);
 	memcpy(c.unique_id, o->unique_id, n);
 	c.unique_id[n] = '\0';
+	c.proto = om_proto_from_listener(proto);
+	c.tls = false;
 	bpf_map_update_elem(fd, &key, &c, BPF_EXIST);
 }
 

@@ -37,8 +37,10 @@ bool om_bpf_lookup(const struct om_bpf *b, uint64_t cookie, struct om_conn *out)
 /* The verdict for an accepted connection: the kernel's (from its entry) when there is one, else the
  * configuration's (userspace) verdict. A disagreement is logged. */
 enum peer_verdict om_bpf_verdict(const struct om_bpf *b, uint64_t cookie, enum peer_verdict user);
-/* After the PROXY header: the original client's tuple, the header version, the unique-id. */
-void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned proxy_version);
+/* After the PROXY header: the original client's tuple, the header version, the unique-id, and the
+ * listener's protocol with TLS off (one update: om_bpf_set_session is then needed only once TLS is up). */
+void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned proxy_version,
+                       enum listener_proto proto);
 /* When the session starts, and again once TLS is up: the listener's protocol and whether TLS is on.
  * b may be NULL (BPF off): nothing to do. */
 void om_bpf_set_session(const struct om_bpf *b, uint64_t cookie, enum listener_proto proto, bool tls);

@@ -44,6 +44,10 @@ size_t imap_session_input(struct imap_session *s, const char *data, size_t len, 
  * a time: the caller sends what is queued and calls imap_session_resume for the next piece, which it
  * does whenever out is empty, until the session is no longer busy. */
 bool imap_session_busy(const struct imap_session *s);
+/* A LOGIN or AUTHENTICATE makes the session busy too while a worker thread checks the password
+ * (auth_pool.h), if a pool runs and the caller gave a way to wake it: wake(ctx) is called once the answer
+ * is there; the caller then passes input again (what it kept, or nothing) to have it written. */
+void imap_session_set_waker(struct imap_session *s, void (*wake)(void *ctx), void *ctx);
 void imap_session_resume(struct imap_session *s, struct obuf *out);
 /* Grows with every complete command line and every few KiB of a literal: the caller restarts its
  * inactivity timer only when it grew, so a peer trickling bytes is not served forever. */

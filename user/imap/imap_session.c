@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth_pool.h"
 #include "imap/imap_internal.h"
 
 #define ANY (1u << IS_NOAUTH | 1u << IS_AUTH | 1u << IS_SELECTED)
@@ -309,6 +310,7 @@ void imap_session_free(struct imap_session *s)
 	if (!s)
 		return;
 	imap_fetch_drop(s);
+	auth_job_free(s->auth_job); /* a check still running: its answer is dropped */
 	imap_deselect(s);
 	free(s->cmd);
 	free(s->user);
@@ -330,6 +332,22 @@ size_t imap_session_input(struct imap_session *s, const char *data, size_t len, 
 	enum imap_mode entry = s->mode;
 
 	s->event[0] = '\0';
+	if (s->auth_job) { /* a password check on a worker: its answer first, then the rest */
+		if (!auth_job_finished(s->auth_job)) {
+			*act = IMAP_CONTINUE;
+			return 0;
+		}
+		unsigned failures = s->auth_failures;
+		imap_auth_finish(s, out);
+		if (s->mode == M_CLOSED) {
+			*act = IMAP_CLOSE;
+			return len;
+		}
+		if (s->auth_failures != failures) { /* the caller may delay this reply (imap.h) */
+			*act = IMAP_CONTINUE;
+			return 0;
+		}
+	}
 	size_t used = s->fetch ? 0 : imap_read(s, data, len, out);
 	if (s->mode == M_CLOSED) {
 		*act = IMAP_CLOSE;
@@ -345,7 +363,13 @@ size_t imap_session_input(struct imap_session *s, const char *data, size_t len, 
 
 bool imap_session_busy(const struct imap_session *s)
 {
-	return s->fetch != NULL;
+	return s->fetch || s->auth_job;
+}
+
+void imap_session_set_waker(struct imap_session *s, void (*wake)(void *ctx), void *ctx)
+{
+	s->wake = wake;
+	s->wake_ctx = ctx;
 }
 
 void imap_session_resume(struct imap_session *s, struct obuf *out)

@@ -8,6 +8,8 @@
 #include <sys/random.h>
 #include <time.h>
 
+#include "util/pidns.h"
+
 #define CELL_TAG(v)   ((v) >> 16)
 #define CELL_COUNT(v) ((v)&0xffffu)
 #define KIND(st)      ((st)&3u)
@@ -368,15 +370,18 @@ static void forget_instance(struct limit_table *t, unsigned i)
 		}
 	}
 	__atomic_store_n(&t->meta->inst[i].start, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&t->meta->inst[i].pidns, 0, __ATOMIC_SEQ_CST);
 	__atomic_store_n(&t->meta->inst[i].pid, 0, __ATOMIC_SEQ_CST);
 }
 
 static bool is_dead(const struct limit_table *t, unsigned i)
 {
-	uint32_t pid = load32(&t->meta->inst[i].pid);
+	uint32_t pid = load32(&t->meta->inst[i].pid), ns = load32(&t->meta->inst[i].pidns);
 
 	if (!pid || i + 1 == t->tag)
 		return false;
+	if (ns && t->pidns && ns != t->pidns)
+		return false; /* another pid namespace's pid: it may well be alive */
 	return !t->alive(pid, __atomic_load_n(&t->meta->inst[i].start, __ATOMIC_SEQ_CST));
 }
 
@@ -421,6 +426,8 @@ bool limit_table_attach(struct limit_table *t, struct om_limit *slots, uint32_t 
 	t->meta = meta;
 	t->nslots = nslots;
 	t->pid = pid;
+	if (!t->pidns) /* tests set their own */
+		t->pidns = pidns_inode();
 	t->tag = 0;
 	t->next_reap_ns = 0;
 	if (nslots < LIMIT_PROBE || (nslots & (nslots - 1))) {
@@ -460,6 +467,7 @@ bool limit_table_attach(struct limit_table *t, struct om_limit *slots, uint32_t 
 		if (load32(&meta->inst[i].pid))
 			continue;
 		__atomic_store_n(&meta->inst[i].start, limit_pid_start(pid), __ATOMIC_SEQ_CST);
+		__atomic_store_n(&meta->inst[i].pidns, t->pidns, __ATOMIC_SEQ_CST);
 		__atomic_store_n(&meta->inst[i].pid, pid, __ATOMIC_SEQ_CST);
 		t->tag = (uint16_t)(i + 1);
 		ok = true;

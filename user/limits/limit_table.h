@@ -29,6 +29,7 @@ struct limit_table {
 	uint32_t nslots; /* a power of two */
 	uint16_t tag;    /* this instance's cells: its index in meta->inst + 1 */
 	uint32_t pid;
+	uint32_t pidns; /* our pid namespace's inode: pids of instances in another one are not judged */
 	/* Is instance (pid, start) still running? Tests replace it; default: kill(pid, 0) and /proc. */
 	bool (*alive)(uint32_t pid, uint64_t start);
 	uint64_t next_reap_ns;

@@ -24,6 +24,7 @@
 static char rbuf[READ_CHUNK + 1]; /* one process, one thread: a shared read buffer */
 
 static void start_session(struct conn *c);
+static void on_wake(void *arg);
 static bool flush(struct conn *c);
 static bool deliver_input(struct conn *c, const char *data, size_t len);
 
@@ -224,8 +225,10 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 		o->unique_id[n] = '\0';
 	}
 	origin_update_text(o);
-	if (c->srv->bpf)
-		om_bpf_set_origin(c->srv->bpf, o, h->version);
+	if (c->srv->bpf) {
+		om_bpf_set_origin(c->srv->bpf, o, h->version, c->lc->proto);
+		c->bpf_proto_set = true;
+	}
 	if (o->via_proxy) {
 		log_info("Connection established from %s on %s", o->peer_ip, c->lc->name);
 		log_info("Connection from %s runs through %s proxy%s%s", o->client_ip, o->peer_ip,
@@ -344,7 +347,10 @@ static void start_session(struct conn *c)
 		conn_close(c, "out of memory");
 		return;
 	}
-	om_bpf_set_session(c->srv->bpf, c->origin.cookie, c->lc->proto, c->ssl != NULL);
+	if (!c->bpf_proto_set || c->ssl) /* else the origin's update wrote it (one syscall less) */
+		om_bpf_set_session(c->srv->bpf, c->origin.cookie, c->lc->proto, c->ssl != NULL);
+	if (c->proto->set_waker)
+		c->proto->set_waker(c->session, on_wake, c);
 	c->state = CONN_ACTIVE;
 	set_deadline(c, c->gen->cfg.command_timeout_ms);
 	c->proto->greeting(c->session, &c->out);
@@ -653,9 +659,22 @@ static bool flush(struct conn *c)
 		/* The STARTTLS go-ahead has left in plaintext: now the handshake. */
 		return c->ssl ? true : begin_tls(c);
 	default:
-		watch(c, EPOLLIN);
+		/* Busy with nothing to send (a password check on a worker): the wake-up comes from it. */
+		watch(c, busy(c) ? 0 : EPOLLIN);
 		return true;
 	}
+}
+
+/* Work the session waited for off the event loop is done: hand it the input it kept (possibly none),
+ * which has it answer, then send. */
+static void on_wake(void *arg)
+{
+	struct conn *c = arg;
+
+	if (c->state != CONN_ACTIVE || c->hold_until_ms)
+		return; /* closing, or a delayed reply will pass the input again (release_hold) */
+	if (deliver_input(c, c->in, c->in_len))
+		flush(c);
 }
 
 void conn_on_events(struct conn *c, uint32_t events)

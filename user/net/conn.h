@@ -41,10 +41,11 @@ struct conn {
 	uint64_t accepted_ns; /* CLOCK_MONOTONIC: the PROXY header wait histogram needs better than ms */
 	/* The inactivity deadline; deadline_ms is earlier for a polled session (proto.h). */
 	uint64_t expire_ms;
-	unsigned events; /* what epoll watches now */
-	bool seen_input; /* the session has had bytes from the peer */
-	bool held;       /* in holds input the session left while busy (proto.h): give it back after */
-	bool quiet;      /* a health check: its lines are debug lines */
+	unsigned events;    /* what epoll watches now */
+	bool seen_input;    /* the session has had bytes from the peer */
+	bool held;          /* in holds input the session left while busy (proto.h): give it back after */
+	bool quiet;         /* a health check: its lines are debug lines */
+	bool bpf_proto_set; /* the BPF entry already names the protocol, TLS off (om_bpf_set_origin) */
 	/* Abuse limits (user/limits/): the origin's share of the counters, checked once its address is
 	 * known; a failed login's reply is held (nothing sent, nothing read) until hold_until_ms. */
 	struct limits_conn limit;

@@ -45,6 +45,10 @@ struct proto_ops {
 	 * the session is no longer busy; then it hands over the input it kept. */
 	bool (*busy)(const void *s);
 	void (*resume)(void *s, struct obuf *out);
+	/* Optional. The session may become busy waiting for work done off the event loop (a password
+	 * check on a worker thread); it calls wake(ctx) when that is done, and the connection then passes
+	 * it the input it kept (possibly none) so that it answers and goes on. */
+	void (*set_waker)(void *s, void (*wake)(void *ctx), void *ctx);
 	void (*destroy)(void *s);
 	/* What starts the one line a refused peer gets, before the reason: "421 4.7.0", "* BYE". */
 	const char *refusal_prefix;

@@ -96,6 +96,11 @@ static void resume(void *p, struct obuf *out)
 	imap_session_resume(((struct imap_conn *)p)->s, out);
 }
 
+static void set_waker(void *p, void (*wake)(void *ctx), void *ctx)
+{
+	imap_session_set_waker(((struct imap_conn *)p)->s, wake, ctx);
+}
+
 static void destroy(void *p)
 {
 	struct imap_conn *c = p;
@@ -121,6 +126,7 @@ const struct proto_ops imap_proto_ops = {
         .progress = progress,
         .busy = busy,
         .resume = resume,
+        .set_waker = set_waker,
         .destroy = destroy,
         .refusal_prefix = "* BYE",
 };

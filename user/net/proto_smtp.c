@@ -81,6 +81,22 @@ static unsigned long progress(const void *p)
 	return smtp_session_progress(((const struct smtp_conn *)p)->s);
 }
 
+static bool busy(const void *p)
+{
+	return smtp_session_busy(((const struct smtp_conn *)p)->s);
+}
+
+/* Nothing is written in pieces: busy only waits for a password check (set_waker). */
+static void resume(void *p, struct obuf *out)
+{
+	(void)p, (void)out;
+}
+
+static void set_waker(void *p, void (*wake)(void *ctx), void *ctx)
+{
+	smtp_session_set_waker(((struct smtp_conn *)p)->s, wake, ctx);
+}
+
 static void destroy(void *p)
 {
 	struct smtp_conn *c = p;
@@ -105,6 +121,9 @@ static const struct proto_ops smtp_ops = {
         .last_event = last_event,
         .auth_failures = auth_failures,
         .progress = progress,
+        .busy = busy,
+        .resume = resume,
+        .set_waker = set_waker,
         .refusal_prefix = "421 4.7.0",
 };
 

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "auth/auth_pool.h"
 #include "bpf/om_bpf.h"
 #include "limits/limits.h"
 #include "log/log.h"
@@ -292,7 +293,7 @@ static void refresh_gauges(void *arg)
 }
 
 /* Tags distinguishing the loop's own fds from connections in epoll data. */
-static char signal_tag, bpf_tag;
+static char signal_tag, bpf_tag, auth_tag;
 
 int server_run(struct server *s)
 {
@@ -322,6 +323,10 @@ int server_run(struct server *s)
 		log_err("metrics endpoint: %s", strerror(errno));
 		return 1;
 	}
+	if (auth_pool_current()) {
+		struct epoll_event aev = {.events = EPOLLIN, .data.ptr = &auth_tag};
+		epoll_ctl(s->epfd, EPOLL_CTL_ADD, auth_pool_fd(auth_pool_current()), &aev);
+	}
 	if (s->bpf) {
 		struct epoll_event bev = {.events = EPOLLIN, .data.ptr = &bpf_tag};
 		epoll_ctl(s->epfd, EPOLL_CTL_ADD, om_bpf_event_fd(s->bpf), &bev);
@@ -338,13 +343,16 @@ int server_run(struct server *s)
 			log_err("epoll_wait: %s", strerror(errno));
 			return 1;
 		}
-		bool want_reload = false, want_drain = false;
+		bool want_reload = false, want_drain = false, auth_done = false;
 		for (int i = 0; i < n; i++) {
 			void *p = ev[i].data.ptr;
 			if (p == &signal_tag)
 				on_signal(s, &want_reload, &want_drain);
 			else if (p == &bpf_tag)
 				om_bpf_poll(s->bpf);
+			else if (p == &auth_tag)
+				auth_done = true; /* after this batch: a callback may close a connection with
+				                     events in it */
 			else if (p >= (void *)s->listeners && p < (void *)(s->listeners + s->nlisteners))
 				on_accept(s, p);
 			else if (metrics_http_owns(s->metrics, p))
@@ -352,11 +360,15 @@ int server_run(struct server *s)
 			else
 				conn_on_events(p, ev[i].events);
 		}
+		if (auth_done)
+			auth_pool_dispatch(auth_pool_current());
 		if (want_reload)
 			reload(s);
 		if (want_drain)
 			start_drain(s);
 		if (now_ms() >= next_sweep) {
+			if (s->bpf) /* open and close events do not wake us (originmail.bpf.c) */
+				om_bpf_poll(s->bpf);
 			sweep(s);
 			metrics_http_sweep(s->metrics, now_ms());
 			next_sweep = now_ms() + SWEEP_MS;
@@ -392,6 +404,7 @@ void server_close(struct server *s)
 		close(s->sigfd);
 	limits_close(s->limits);
 	s->limits = NULL;
+	auth_pool_stop(auth_pool_current()); /* after the connections, which may hold jobs */
 	om_bpf_stop(s->bpf);
 	s->bpf = NULL;
 	generation_unref(s->gen);

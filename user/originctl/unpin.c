@@ -16,6 +16,7 @@
 
 #include "originctl.h"
 #include "originmail/bpf_abi.h"
+#include "util/pidns.h"
 
 static int usage(FILE *f, int rc)
 {
@@ -25,11 +26,13 @@ static int usage(FILE *f, int rc)
 	return rc;
 }
 
-/* Instances in the pinned map whose process is alive (id = pid << 8 | n); -1 when it cannot be read. */
+/* Instances in the pinned map whose process is alive (id = pid << 8 | n), counting those of another pid
+ * namespace, whose pids say nothing here, as alive; -1 when it cannot be read. */
 static int live_instances(const char *dir)
 {
 	char path[PATH_MAX + 16];
-	__u32 key, next;
+	__u32 key, next, ns = pidns_inode();
+	struct om_instance inst;
 	void *prev = NULL;
 	int n = 0, guard = 0;
 
@@ -39,7 +42,9 @@ static int live_instances(const char *dir)
 		return errno == ENOENT ? 0 : -1;
 	while (guard++ < 4 * OM_INSTANCES_MAX && bpf_map_get_next_key(fd, prev, &next) == 0) {
 		pid_t pid = (pid_t)(next >> 8);
-		if (kill(pid, 0) == 0 || errno == EPERM)
+		bool elsewhere =
+		        bpf_map_lookup_elem(fd, &next, &inst) == 0 && inst.pidns && ns && inst.pidns != ns;
+		if (elsewhere || kill(pid, 0) == 0 || errno == EPERM)
 			n++;
 		key = next;
 		prev = &key;

@@ -80,6 +80,10 @@ bool sandbox_seccomp(char *err, size_t errlen)
 		rc = allow_if_arg(ctx, SCMP_SYS(ioctl), 1, (scmp_datum_t)ioctl_reqs[i]);
 	}
 	if (!rc) {
+		what = "the thread sync attribute"; /* the password-check threads are filtered too */
+		rc = seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1);
+	}
+	if (!rc) {
 		what = "seccomp_load";
 		rc = seccomp_load(ctx); /* sets no_new_privs first (SCMP_FLTATR_CTL_NNP, the default) */
 	}

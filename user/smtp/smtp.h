@@ -60,6 +60,11 @@ const char *smtp_session_last_event(const struct smtp_session *s);
 /* Failed AUTH attempts in this session so far. smtp_session_input returns right after the line that
  * failed one, leaving the rest of the input unconsumed: the caller may delay the reply (docs/bpf.md). */
 unsigned smtp_session_auth_failures(const struct smtp_session *s);
+/* While a worker thread checks an AUTH password (auth_pool.h, if a pool runs and the caller gave a way
+ * to wake it) the session is busy and takes no input; wake(ctx) is called once the answer is there, and
+ * the caller then passes input again (what it kept, or nothing) to have it written. */
+bool smtp_session_busy(const struct smtp_session *s);
+void smtp_session_set_waker(struct smtp_session *s, void (*wake)(void *ctx), void *ctx);
 /* The authenticated user, or NULL. */
 const char *smtp_session_auth_user(const struct smtp_session *s);
 

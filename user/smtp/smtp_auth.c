@@ -1,10 +1,12 @@
 /* SMTP AUTH (RFC 4954) with PLAIN (RFC 4616) and LOGIN, checked against the passwd-file. Offered only
  * on submission listeners, and only over TLS unless allow_plaintext_auth. Decoded credentials are
  * wiped before their memory is freed. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth_pool.h"
 #include "metrics/metrics.h"
 #include "smtp/smtp_internal.h"
 
@@ -71,10 +73,47 @@ static void failure(struct smtp_session *s, const char *user, struct obuf *out)
 		smtp_close(s, out, "421 4.7.0", "Error: too many failures");
 }
 
+static void wake(void *arg)
+{
+	struct smtp_session *s = arg;
+
+	s->wake(s->wake_ctx);
+}
+
+/* On a worker when the connection can be woken (smtp_session_set_waker) and a pool runs; else here. */
+static bool check_later(struct smtp_session *s, const char *user, const char *pass)
+{
+	struct auth_pool *pool = auth_pool_current();
+	bool exists;
+
+	if (!pool || !s->wake || strlen(user) >= sizeof(s->auth_pending))
+		return false;
+	const char *setting = passwd_db_setting(s->ctx.users, user, &exists);
+	s->auth_job = auth_pool_submit(pool, setting, exists, pass, wake, s);
+	if (!s->auth_job)
+		return false;
+	snprintf(s->auth_pending, sizeof(s->auth_pending), "%s", user);
+	return true;
+}
+
+void smtp_auth_finish(struct smtp_session *s, struct obuf *out)
+{
+	bool ok = auth_job_ok(s->auth_job);
+
+	auth_job_free(s->auth_job);
+	s->auth_job = NULL;
+	if (ok)
+		success(s, s->auth_pending, out);
+	else
+		failure(s, s->auth_pending, out);
+}
+
 static void check(struct smtp_session *s, const char *user, const char *pass, struct obuf *out)
 {
 	const struct passwd_db *db = s->ctx.users;
 
+	if (db && *user && check_later(s, user, pass))
+		return;
 	/* passwd_db_verify does the same work for unknown users; an empty name is not worth a hash. */
 	if (db && *user && passwd_db_verify(db, user, pass))
 		success(s, user, out);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth_pool.h"
 #include "smtp/smtp_internal.h"
 
 static char *dup_n(const char *s, size_t n)
@@ -127,6 +128,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (!s)
 		return;
 	smtp_auth_clear(s);
+	auth_job_free(s->auth_job); /* a check still running: its answer is dropped */
 	smtp_tx_reset(s);
 	free(s->rcpts);
 	free(s->helo);
@@ -318,6 +320,17 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, 
 
 	*act = SMTP_CONTINUE;
 	s->event[0] = '\0';
+	if (s->auth_job) { /* a password check on a worker: its answer first, then the rest */
+		if (!auth_job_finished(s->auth_job))
+			return 0;
+		smtp_auth_finish(s, out);
+		if (s->mode == MODE_CLOSED) {
+			*act = SMTP_CLOSE;
+			return len;
+		}
+		if (s->auth_failures != failures)
+			return 0; /* the caller may delay this reply */
+	}
 	while (pos < len) {
 		if (s->mode == MODE_CLOSED || s->mode == MODE_TLS_WAIT)
 			break;
@@ -368,8 +381,9 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, 
 			smtp_event(s, "too many errors");
 			smtp_close(s, out, "421 4.7.0", "Error: too many errors");
 		}
-		if (s->auth_failures != failures)
-			break; /* the rest waits: the caller may delay this reply */
+		if (s->auth_failures != failures || s->auth_job)
+			break; /* the rest waits: the caller may delay this reply, or it waits for the check
+			        */
 	}
 	if (s->mode == MODE_CLOSED) {
 		*act = SMTP_CLOSE;
@@ -412,6 +426,17 @@ void smtp_session_shutdown(struct smtp_session *s, struct obuf *out)
 bool smtp_session_in_data(const struct smtp_session *s)
 {
 	return s->mode == MODE_DATA;
+}
+
+bool smtp_session_busy(const struct smtp_session *s)
+{
+	return s->auth_job != NULL;
+}
+
+void smtp_session_set_waker(struct smtp_session *s, void (*wake)(void *ctx), void *ctx)
+{
+	s->wake = wake;
+	s->wake_ctx = ctx;
 }
 
 unsigned long smtp_session_progress(const struct smtp_session *s)
