@@ -13,11 +13,16 @@ import tempfile
 import time
 
 PIN_DIR = "/sys/fs/bpf/originmail"
+# Each test script's daemons share a pin directory of their own (unless its configuration names one): test
+# runs side by side on one host (a developer's and a CI's, a fresh-Debian check) then never see each other's
+# instances, tries or origin counts.
+TEST_PIN_DIR = f"/sys/fs/bpf/originmail-test-{os.getpid()}"
 
 
 def remove_bpf_leftovers():
     """Daemons that dropped privileges cannot unpin the shared maps when they stop (docs/bpf.md); once no
     originmaild runs on the host the pins and the empty 'originmail' cgroup are only leftovers: remove them."""
+    shutil.rmtree(TEST_PIN_DIR, ignore_errors=True)  # ours alone: every daemon of this script has stopped
     if subprocess.run(["pgrep", "-x", "originmaild"], capture_output=True).returncode == 0:
         return
     shutil.rmtree(PIN_DIR, ignore_errors=True)
@@ -154,6 +159,8 @@ class Daemon:
 
     def __init__(self, tmp, config_text, name="originmaild", env=None):
         self.tmp = tmp
+        if "bpf_pin_dir" not in config_text:
+            config_text = f"bpf_pin_dir = {TEST_PIN_DIR}\n" + config_text
         self.conf = tmp.file(name + ".conf", config_text)
         self.logpath = tmp.file(name + ".log")
         self.logf = open(self.logpath, "w")

@@ -15,7 +15,7 @@ import ssl
 import subprocess
 import time
 
-from harness import (Checks, Daemon, TempDir, build_path, connect_from, free_port, maildir_files, make_ca_and_cert,
+from harness import (TEST_PIN_DIR, Checks, Daemon, TempDir, build_path, connect_from, free_port, maildir_files, make_ca_and_cert,
                      set_password, smtp_lines)
 
 t = Checks("relay")
@@ -120,7 +120,8 @@ def children(pid):
 
 def policy_pids():
     """PIDs of the instances whose CIDR lists are in the pinned BPF tries (empty when BPF is off)."""
-    r = subprocess.run([build_path("originctl"), "policy", "--json"], capture_output=True, text=True)
+    r = subprocess.run([build_path("originctl"), "policy", "--json", "--pin-dir", TEST_PIN_DIR], capture_output=True,
+                       text=True)
     try:
         return {row["pid"] for row in json.loads(r.stdout)} if r.returncode == 0 else set()
     except ValueError:
