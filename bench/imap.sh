@@ -15,9 +15,9 @@
 #                inet_listener with haproxy = yes, haproxy_trusted_networks = 127.0.0.1, passdb and userdb
 #                passwd-file (the same file originctl wrote), mail_uid nobody, maildir:DIR/%d/%n/Maildir,
 #                log to a file. imap-login keeps its shipped service_count (1) and process_min_avail (0);
-#                raised so 64 concurrent and 500 idle sessions fit: default_process_limit 100 -> 1024,
-#                default_client_limit 1000 -> 4096, imap-login and imap process_limit 1024,
-#                mail_max_userip_connections 10 -> 1000 (every session is one user from HAProxy's address).
+#                raised so 64 concurrent and 1,000 idle sessions fit: default_process_limit 100 -> 2048,
+#                default_client_limit 1000 -> 4096, imap-login and imap process_limit 2048,
+#                mail_max_userip_connections 10 -> 2000 (every session is one user from HAProxy's address).
 #   HAProxy      two frontends, one per server, the same timeouts, each backend `send-proxy` (v1).
 # Both INBOXes are pre-filled by writing Maildir files directly: the same 1,000 messages of ~4 KB (CRLF line
 # ends, in cur/ as seen, `,S=,W=` size hints), owned by nobody.
@@ -31,17 +31,18 @@
 #     UID FETCH <u> BODY.PEEK[], LOGOUT.
 # Everything started is stopped by PID at the end, on failure too (trap).
 #
-# Environment: IMAP_REPEATS (3), IMAP_CONCURRENCY ("1 16 64"), IMAP_IDLE (500), IMAP_MESSAGES (1000),
+# Environment: IMAP_REPEATS (3), IMAP_CONCURRENCY ("1 16 64"), IMAP_IDLE (1000), IMAP_MESSAGES (1000),
 # IMAP_SECONDS (30: bound of one run), IMAP_HASH (yescrypt: originctl's; sha512-crypt, made by doveadm pw, is a
 # diagnostic that takes most of LOGIN's cost away), IMAP_KEEP=1 keeps the temp dir, IMAP_PERF=1 adds a
 # `perf record -g` of originmaild during an extra run at the highest concurrency and prints its top frames.
 set -eu
+ulimit -n 65536 2>/dev/null || true # 1,000 idle sessions and more: the load client and HAProxy need the descriptors
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 PNG=${2:-bench/results/$(date +%Y-%m-%d)-imap.png}
 REPEATS=${IMAP_REPEATS:-3}
 CONCURRENCY=${IMAP_CONCURRENCY:-1 16 64}
-IDLE=${IMAP_IDLE:-500}
+IDLE=${IMAP_IDLE:-1000}
 MSGS=${IMAP_MESSAGES:-1000}
 SECONDS_MAX=${IMAP_SECONDS:-30}
 HASH=${IMAP_HASH:-yescrypt}
@@ -220,10 +221,10 @@ userdb {
   driver = passwd-file
   args = $DC/passwd
 }
-# Raised so 64 concurrent and 500 idle sessions fit (shipped: 100, 1000, 10).
-default_process_limit = 1024
+# Raised so 64 concurrent and 1,000 idle sessions fit (shipped: 100, 1000, 10).
+default_process_limit = 2048
 default_client_limit = 4096
-mail_max_userip_connections = 1000
+mail_max_userip_connections = 2000
 service imap-login {
   inet_listener imap {
     port = 0
@@ -236,10 +237,10 @@ service imap-login {
     port = $D_PORT
     haproxy = yes
   }
-  process_limit = 1024
+  process_limit = 2048
 }
 service imap {
-  process_limit = 1024
+  process_limit = 2048
 }
 EOC
 dovecot -c "$DC_CONF" >"$DC/start.log" 2>&1 || die "dovecot start failed: $(tail -3 "$DC/start.log")"
@@ -381,8 +382,8 @@ echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}
 echo "Servers: originmaild $("$BUILD/originmaild" --version | awk '{print $2}') (one event-loop process and its relay worker;" \
 	"imap listener with tls = none, allow_plaintext_auth = yes)," \
 	"Dovecot $(dovecot --version | awk '{print $1}') (private instance: ssl = no, disable_plaintext_auth = no, passwd-file passdb/userdb," \
-	"imap-login with its shipped service_count = 1 and process_min_avail = 0; raised: default_process_limit 1024," \
-	"default_client_limit 4096, imap-login and imap process_limit 1024, mail_max_userip_connections 1000;" \
+	"imap-login with its shipped service_count = 1 and process_min_avail = 0; raised: default_process_limit 2048," \
+	"default_client_limit 4096, imap-login and imap process_limit 2048, mail_max_userip_connections 2000;" \
 	"otherwise defaults), HAProxy $(haproxy -v | awk 'NR == 1 {print $3}') (\`send-proxy\` to both, same timeouts)." \
 	"LOGIN is in plain text on loopback for both; no TLS anywhere." \
 	"Client: bench/imap_load, on the same machine, no pipelining; load client, HAProxy and server share the cores."
