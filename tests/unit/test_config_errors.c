@@ -165,7 +165,7 @@ static const struct {
          "t.conf:5: allow_plaintext_auth must be yes or no (or true/false, on/off)"},
         {LA "allow_plaintext_auth = 1\n",
          "t.conf:5: allow_plaintext_auth must be yes or no (or true/false, on/off)"},
-        {"[listener a]\nprotocol = lmtp\n", "t.conf:2: protocol must be smtp, submission or imap"},
+        {"[listener a]\nprotocol = lmtp\n", "t.conf:2: protocol must be smtp, submission, imap or pop3"},
         {LA "tls = ssl\n", "t.conf:5: tls must be none, starttls or implicit"},
         {LA "proxy = yes\n", "t.conf:5: proxy must be required, optional or off"},
         {LA "proxy = always\n", "t.conf:5: proxy must be required, optional or off"},
