@@ -207,7 +207,7 @@ static const struct {
         /* listener checks, reported where the listener or the key is */
         {"[listener a]\nprotocol = smtp\nproxy = off\n", "t.conf:1: listener 'a' has no address"},
         {"\n[listener a]\naddress = 127.0.0.1:1\nproxy = off\n[listener b]\n",
-         "t.conf:2: listener 'a' has no protocol (smtp, submission or imap)"},
+         "t.conf:2: listener 'a' has no protocol (smtp, submission, imap or pop3)"},
         {LA "tls_cert = c.pem\n", "t.conf:5: tls_cert is set but tls_key is not"},
         {LA "tls_key = k.pem\n", "t.conf:5: tls_key is set but tls_cert is not"},
         {LA "tls = starttls\n",

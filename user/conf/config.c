@@ -576,7 +576,8 @@ static bool finish_listener(struct parser *p)
 	if (!lc->naddrs)
 		return fail_at(p, sl, "listener '%s' has no address", lc->name);
 	if (!seen(p, "protocol", S_LISTENER))
-		return fail_at(p, sl, "listener '%s' has no protocol (smtp, submission or imap)", lc->name);
+		return fail_at(p, sl, "listener '%s' has no protocol (smtp, submission, imap or pop3)",
+		               lc->name);
 	if (cl && !kl)
 		return fail_at(p, cl, "tls_cert is set but tls_key is not");
 	if (kl && !cl)
