@@ -11,7 +11,8 @@ bool bucket_take(__u64 *tat, const struct bucket_rate *r, uint64_t now)
 {
 	if (!r->count)
 		return true;
-	uint64_t t = interval(r), old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
+	uint64_t t = interval(r);
+	__u64 old = __atomic_load_n(tat, __ATOMIC_ACQUIRE); /* the type of *tat: clang checks */
 	for (;;) {
 		uint64_t next = (old > now ? old : now) + t;
 		if (next - now > t * r->count)
@@ -25,7 +26,8 @@ uint32_t bucket_force(__u64 *tat, const struct bucket_rate *r, uint64_t now)
 {
 	if (!r->count)
 		return 0;
-	uint64_t t = interval(r), cap = now + t * r->count, old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
+	uint64_t t = interval(r), cap = now + t * r->count;
+	__u64 old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
 	for (;;) {
 		uint64_t next = (old > now ? old : now) + t;
 		if (next > cap)
