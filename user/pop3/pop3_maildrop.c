@@ -143,12 +143,13 @@ struct pop3_msg *pop3_msg_arg(struct pop3_session *s, const char *arg, struct ob
 		pop3_err(s, out, "Invalid message number");
 		return NULL;
 	}
+	/* A well-formed request for a message that is not there is not a protocol error: not counted. */
 	if (n > s->nmsgs) {
-		pop3_err(s, out, "No such message");
+		obuf_puts(out, "-ERR No such message\r\n");
 		return NULL;
 	}
 	if (s->msgs[n - 1].deleted) {
-		pop3_err(s, out, "Message is deleted");
+		obuf_puts(out, "-ERR Message is deleted\r\n");
 		return NULL;
 	}
 	return &s->msgs[n - 1];
