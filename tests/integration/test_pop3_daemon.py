@@ -282,14 +282,15 @@ try:
     p.quit()
 
     # --- failed logins: -ERR [AUTH], the reply delayed (origin_auth_delay), logged with the client
-    p = ProxiedPOP3(P["pop3s"], "203.0.113.66")
+    # (an origin no other test fails logins from: failures count per origin across every instance on the host)
+    p = ProxiedPOP3(P["pop3s"], "203.0.113.166")
     p.user("alice@example.test")
     t0 = time.monotonic()
     e = err_of(p.pass_, "wrong")
     t.check(e == "-ERR [AUTH] Authentication failed", "wrong password: -ERR [AUTH]", e)
     t.check(time.monotonic() - t0 >= 0.8, "... its reply delayed by origin_auth_delay", time.monotonic() - t0)
-    t.check(daemon.wait_log("POP3 203.0.113.66: login failed for alice@example.test"), "log: login failed")
-    t.check(daemon.wait_log("203.0.113.66 on pop3s: failed login, reply delayed"), "log: the delay")
+    t.check(daemon.wait_log("POP3 203.0.113.166: login failed for alice@example.test"), "log: login failed")
+    t.check(daemon.wait_log("203.0.113.166 on pop3s: failed login, reply delayed"), "log: the delay")
     p.close()
 
     # --- a refused peer gets one -ERR line with the reason
