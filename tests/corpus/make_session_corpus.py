@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Write the seed corpora of the session and configuration fuzz targets: tests/corpus/smtp/
-(tests/fuzz/fuzz_smtp.c), tests/corpus/imap/ (tests/fuzz/fuzz_imap.c) and tests/corpus/conf/
-(tests/fuzz/fuzz_conf.c).
+(tests/fuzz/fuzz_smtp.c), tests/corpus/imap/ (tests/fuzz/fuzz_imap.c), tests/corpus/pop3/
+(tests/fuzz/fuzz_pop3.c) and tests/corpus/conf/ (tests/fuzz/fuzz_conf.c).
 
     python3 tests/corpus/make_session_corpus.py [CORPUS_DIR]    (default: tests/corpus next to this script)
 
@@ -157,6 +157,42 @@ IMAP_SEEDS = {
 }
 
 
+# ---- POP3: byte 0 = listener (0 pop3+STLS, 1 plaintext passwords allowed, 2 implicit TLS) | end
+# (0 input ends, 4 timeout, 8 shutdown); byte 1 = chunking seed.
+POP3, POP3_PLAIN, POP3S = 0, 1, 2
+
+
+def pop3(*lines):
+    return b"".join(l if l.endswith(b"\n") else l + b"\r\n" for l in lines)
+
+
+P_LOGIN = (b"USER alice@example.test", b"PASS secret")
+POP3_SEEDS = {
+    # poplib: USER/PASS, then every TRANSACTION command.
+    "poplib-basic": (POP3_PLAIN, 0, pop3(*P_LOGIN, b"STAT", b"LIST", b"LIST 2", b"UIDL", b"UIDL 3", b"RETR 1",
+                                         b"TOP 2 1", b"DELE 1", b"RSET", b"DELE 2", b"NOOP", b"QUIT")),
+    # Thunderbird on 995: CAPA, USER/PASS, UIDL, RETR of each new message, DELE, QUIT (a line per read).
+    "thunderbird-pop3s": (POP3S, 1, pop3(b"CAPA", *P_LOGIN, b"STAT", b"UIDL", b"LIST", b"RETR 1", b"RETR 2",
+                                         b"RETR 3", b"DELE 1", b"QUIT")),
+    # 110: a password before STLS is refused; after it, the session as usual.
+    "stls": (POP3, 1, pop3(b"CAPA", b"USER alice@example.test", b"AUTH PLAIN " + PLAIN_OK, b"STLS", b"CAPA",
+                           *P_LOGIN, b"UIDL", b"TOP 1 0", b"QUIT")),
+    "auth-plain": (POP3_PLAIN, 2, pop3(b"AUTH", b"AUTH CRAM-MD5", b"AUTH PLAIN", b"*", b"AUTH PLAIN", b"!!bad",
+                                       b"AUTH PLAIN " + PLAIN_BAD, b"AUTH PLAIN", PLAIN_OK, b"STAT", b"QUIT")),
+    "auth-plain-ir": (POP3S, 3, pop3(b"AUTH PLAIN " + PLAIN_OK, b"LIST 1", b"RETR 2", b"TOP 2 99", b"QUIT")),
+    # The errors real peers make: unknown commands, wrong states, bad numbers, bare LF, an overlong line.
+    "errors": (POP3_PLAIN, 0, pop3(b"", b"XYZZY", b"STAT", b"NOOP", b"PASS x", b"USER", b"USER a b",
+                                   b"USER alice@example.test", b"PASS wrong", *P_LOGIN, b"USER x", b"RETR 0",
+                                   b"RETR 99", b"RETR x", b"RETR 1 2", b"TOP 1", b"TOP 1 x", b"TOP 1 -1",
+                                   b"DELE 1", b"DELE 1", b"RETR 1", b"LIST 1", b"UIDL 1", b"STAT x",
+                                   b"NOOP bare LF\n", b"LIST " + b"9" * 600, b"STLS", b"RSET", b"QUIT")),
+    "too-many-errors": (POP3_PLAIN, 2, pop3(*[b"BOGUS"] * 21, b"NOOP")),
+    "failed-logins": (POP3_PLAIN, 1, pop3(*[b"USER alice@example.test\r\nPASS wrong"] * 3, *P_LOGIN)),
+    "timeout-in-transaction": (POP3_PLAIN | TIMEOUT, 0, pop3(*P_LOGIN, b"DELE 1") + b"NO"),
+    "shutdown": (POP3S | SHUTDOWN, 1, pop3(*P_LOGIN, b"STAT", b"RETR 1")),
+}
+
+
 # ---- configuration files: a base that loads, and one change per error class of docs/configuration.md.
 CONF_BASE = """# a submission and IMAP service behind HAProxy
 hostname = mx1.example.test
@@ -283,6 +319,7 @@ def main():
     outdir = sys.argv[1] if len(sys.argv) > 1 else os.path.dirname(os.path.abspath(__file__))
     write(outdir, "smtp", SMTP_SEEDS)
     write(outdir, "imap", IMAP_SEEDS)
+    write(outdir, "pop3", POP3_SEEDS)
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     write(outdir, "conf", conf_seeds(root))
 

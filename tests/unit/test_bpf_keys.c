@@ -205,6 +205,10 @@ static void test_names(void **state)
 	assert_string_equal(om_state_name(OM_STATE_ORIGIN), "origin");
 	assert_string_equal(om_state_name(OM_STATE_CLOSING), "closing");
 	assert_string_equal(om_state_name(0), "?");
+	/* every listener protocol has its own session protocol, named as in the configuration */
+	for (enum listener_proto p = PROTO_SMTP; p <= PROTO_POP3; p++)
+		assert_string_equal(om_proto_name(om_proto_from_listener(p)), config_proto_name(p));
+	assert_int_equal(om_proto_from_listener(PROTO_POP3), OM_PROTO_POP3);
 }
 
 #define BASE "[listener smtp]\naddress = 127.0.0.1:2525\nprotocol = smtp\nproxy_trusted = 127.0.0.2\n"

@@ -163,6 +163,7 @@ static void test_names(void **state)
 	assert_string_equal(config_proto_name(PROTO_SMTP), "smtp");
 	assert_string_equal(config_proto_name(PROTO_SUBMISSION), "submission");
 	assert_string_equal(config_proto_name(PROTO_IMAP), "imap");
+	assert_string_equal(config_proto_name(PROTO_POP3), "pop3");
 	assert_string_equal(config_proto_name((enum listener_proto)42), "unknown");
 	assert_string_equal(config_tls_name(TLS_NONE), "none");
 	assert_string_equal(config_tls_name(TLS_STARTTLS), "starttls");

@@ -165,7 +165,7 @@ static const struct {
          "t.conf:5: allow_plaintext_auth must be yes or no (or true/false, on/off)"},
         {LA "allow_plaintext_auth = 1\n",
          "t.conf:5: allow_plaintext_auth must be yes or no (or true/false, on/off)"},
-        {"[listener a]\nprotocol = lmtp\n", "t.conf:2: protocol must be smtp, submission or imap"},
+        {"[listener a]\nprotocol = lmtp\n", "t.conf:2: protocol must be smtp, submission, imap or pop3"},
         {LA "tls = ssl\n", "t.conf:5: tls must be none, starttls or implicit"},
         {LA "proxy = yes\n", "t.conf:5: proxy must be required, optional or off"},
         {LA "proxy = always\n", "t.conf:5: proxy must be required, optional or off"},
@@ -207,7 +207,7 @@ static const struct {
         /* listener checks, reported where the listener or the key is */
         {"[listener a]\nprotocol = smtp\nproxy = off\n", "t.conf:1: listener 'a' has no address"},
         {"\n[listener a]\naddress = 127.0.0.1:1\nproxy = off\n[listener b]\n",
-         "t.conf:2: listener 'a' has no protocol (smtp, submission or imap)"},
+         "t.conf:2: listener 'a' has no protocol (smtp, submission, imap or pop3)"},
         {LA "tls_cert = c.pem\n", "t.conf:5: tls_cert is set but tls_key is not"},
         {LA "tls_key = k.pem\n", "t.conf:5: tls_key is set but tls_cert is not"},
         {LA "tls = starttls\n",

@@ -416,7 +416,7 @@ static bool set_number(struct parser *p, const struct keydef *k, void *slot, con
 static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 {
 	static const char *const logs[] = {"stderr", "syslog", "both"};
-	static const char *const protos[] = {"smtp", "submission", "imap"};
+	static const char *const protos[] = {"smtp", "submission", "imap", "pop3"};
 	static const char *const tlss[] = {"none", "starttls", "implicit"};
 	static const char *const proxies[] = {"required", "optional", "off"};
 	static const char *const relay_tlss[] = {"required", "opportunistic"};
@@ -469,8 +469,8 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 	case K_ADDRESS:
 		return set_address(p, v);
 	case K_PROTOCOL:
-		if ((i = pick(v, protos, 3)) < 0)
-			return fail(p, "protocol must be smtp, submission or imap");
+		if ((i = pick(v, protos, 4)) < 0)
+			return fail(p, "protocol must be smtp, submission, imap or pop3");
 		cur(p)->proto = (enum listener_proto)i;
 		return true;
 	case K_TLS:
@@ -582,7 +582,8 @@ static bool finish_listener(struct parser *p)
 	if (!lc->naddrs)
 		return fail_at(p, sl, "listener '%s' has no address", lc->name);
 	if (!seen(p, "protocol", S_LISTENER))
-		return fail_at(p, sl, "listener '%s' has no protocol (smtp, submission or imap)", lc->name);
+		return fail_at(p, sl, "listener '%s' has no protocol (smtp, submission, imap or pop3)",
+		               lc->name);
 	if (cl && !kl)
 		return fail_at(p, cl, "tls_cert is set but tls_key is not");
 	if (kl && !cl)

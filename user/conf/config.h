@@ -8,7 +8,7 @@
 #include "originmail/proxy.h"
 #include "policy/cidr.h"
 
-enum listener_proto { PROTO_SMTP, PROTO_SUBMISSION, PROTO_IMAP };
+enum listener_proto { PROTO_SMTP, PROTO_SUBMISSION, PROTO_IMAP, PROTO_POP3 };
 enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 enum proxy_mode { PROXY_REQUIRED, PROXY_OPTIONAL, PROXY_OFF };
 enum relay_tls { RELAY_TLS_REQUIRED, RELAY_TLS_OPPORTUNISTIC };
@@ -24,7 +24,7 @@ struct listener_conf {
 	char *name;               /* from "[listener NAME]" */
 	union pp_sockaddr *addrs; /* address = 127.0.0.1:25, [::1]:25 */
 	size_t naddrs;
-	enum listener_proto proto; /* protocol = smtp | submission | imap */
+	enum listener_proto proto; /* protocol = smtp | submission | imap | pop3 */
 	enum tls_mode tls;         /* tls = none | starttls | implicit */
 	char *cert, *key;          /* tls_cert, tls_key; default: the global ones */
 	enum proxy_mode proxy;     /* proxy = required | optional | off */

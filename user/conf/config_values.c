@@ -341,6 +341,8 @@ const char *config_proto_name(enum listener_proto p)
 		return "submission";
 	case PROTO_IMAP:
 		return "imap";
+	case PROTO_POP3:
+		return "pop3";
 	}
 	return "unknown";
 }

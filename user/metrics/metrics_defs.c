@@ -61,7 +61,8 @@ const struct metric_def metric_defs[M__COUNT] = {
                             0},
         [M_LOGINS] = {"originmail_logins_total",
                       METRIC_COUNTER,
-                      "Logins (IMAP LOGIN/AUTHENTICATE, SMTP AUTH), by protocol and result (ok, failed).",
+                      "Logins (IMAP LOGIN/AUTHENTICATE, POP3 PASS/AUTH, SMTP AUTH), by protocol and result "
+                      "(ok, failed).",
                       {"protocol", "result"},
                       NULL,
                       0},

@@ -57,5 +57,6 @@ struct proto_ops {
 const struct proto_ops *proto_for(enum listener_proto p);
 
 extern const struct proto_ops imap_proto_ops; /* proto_imap.c */
+extern const struct proto_ops pop3_proto_ops; /* proto_pop3.c */
 
 #endif

@@ -135,6 +135,8 @@ const struct proto_ops *proto_for(enum listener_proto p)
 		return &smtp_ops;
 	case PROTO_IMAP:
 		return &imap_proto_ops;
+	case PROTO_POP3:
+		return &pop3_proto_ops;
 	}
 	return NULL;
 }
