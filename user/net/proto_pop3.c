@@ -92,6 +92,11 @@ static void resume(void *p, struct obuf *out)
 	pop3_session_resume(((struct pop3_conn *)p)->s, out);
 }
 
+static void set_waker(void *p, void (*wake)(void *ctx), void *ctx)
+{
+	pop3_session_set_waker(((struct pop3_conn *)p)->s, wake, ctx);
+}
+
 static void destroy(void *p)
 {
 	struct pop3_conn *c = p;
@@ -116,6 +121,7 @@ const struct proto_ops pop3_proto_ops = {
         .progress = progress,
         .busy = busy,
         .resume = resume,
+        .set_waker = set_waker,
         .destroy = destroy,
         .refusal_prefix = "-ERR",
 };

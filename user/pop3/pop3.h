@@ -42,6 +42,10 @@ size_t pop3_session_input(struct pop3_session *s, const char *data, size_t len, 
 /* RETR/TOP is written a piece at a time (output_buffer): the caller calls resume whenever out is empty,
  * until the session is no longer busy. */
 bool pop3_session_busy(const struct pop3_session *s);
+/* A login makes the session busy too while a worker thread checks the password (auth_pool.h), if a pool
+ * runs and the caller gave a way to wake it: wake(ctx) is called once the answer is there; the caller then
+ * passes input again (what it kept, or nothing) to have it written. */
+void pop3_session_set_waker(struct pop3_session *s, void (*wake)(void *ctx), void *ctx);
 void pop3_session_resume(struct pop3_session *s, struct obuf *out);
 /* Grows with every complete command line (the slow-peer rule of proto.h). */
 unsigned long pop3_session_progress(const struct pop3_session *s);

@@ -56,6 +56,11 @@ struct pop3_session {
 
 	unsigned errors, auth_failures;
 	unsigned long progress;
+	/* A PASS/AUTH whose password a worker thread checks (auth_pool.h): commands after it wait. */
+	struct auth_job *auth_job;
+	char auth_pending[256];  /* the name it is for */
+	void (*wake)(void *ctx); /* the connection's: call when the check is done */
+	void *wake_ctx;
 	char *user_arg; /* USER given, waiting for PASS */
 	char event[160];
 
@@ -70,6 +75,9 @@ struct pop3_session {
 	int send_fd; /* -1 when none */
 	struct pop3_stuff stuff;
 };
+
+/* pop3_auth.c: the answer to a login checked on a worker, once auth_job is finished. */
+void pop3_auth_finish(struct pop3_session *s, struct obuf *out);
 
 /* pop3_session.c */
 __attribute__((format(printf, 2, 3))) void pop3_event(struct pop3_session *s, const char *fmt, ...);

@@ -7,6 +7,7 @@
 #include <strings.h>
 #include <unistd.h>
 
+#include "auth/auth_pool.h"
 #include "pop3/pop3_internal.h"
 
 #define AUT (1u << PS_AUTH)
@@ -248,8 +249,9 @@ static size_t read_lines(struct pop3_session *s, const char *data, size_t len, s
 			pop3_close(s, out, "-ERR Too many invalid commands");
 		if (s->auth_failures != failures && s->mode != PM_CLOSED)
 			return pos; /* the rest waits: the caller may delay this reply */
-		if (s->send_fd >= 0 && s->mode != PM_CLOSED)
-			return pos; /* what follows waits until the response is written */
+		if ((s->send_fd >= 0 || s->auth_job) && s->mode != PM_CLOSED)
+			return pos; /* what follows waits until the response is written, or the check is done
+			             */
 	}
 	return len;
 }
@@ -279,6 +281,7 @@ void pop3_session_free(struct pop3_session *s)
 	if (!s)
 		return;
 	pop3_send_drop(s);
+	auth_job_free(s->auth_job); /* a check still running: its answer is dropped */
 	pop3_maildrop_close(s);
 	line_reset(s);
 	free(s->line);
@@ -299,6 +302,22 @@ size_t pop3_session_input(struct pop3_session *s, const char *data, size_t len, 
 	enum pop3_mode entry = s->mode;
 
 	s->event[0] = '\0';
+	if (s->auth_job) { /* a password check on a worker: its answer first, then the rest */
+		if (!auth_job_finished(s->auth_job)) {
+			*act = POP3_CONTINUE;
+			return 0;
+		}
+		unsigned failures = s->auth_failures;
+		pop3_auth_finish(s, out);
+		if (s->mode == PM_CLOSED) {
+			*act = POP3_CLOSE;
+			return len;
+		}
+		if (s->auth_failures != failures) { /* the caller may delay this reply (pop3.h) */
+			*act = POP3_CONTINUE;
+			return 0;
+		}
+	}
 	size_t used = s->send_fd >= 0 ? 0 : read_lines(s, data, len, out);
 	if (s->mode == PM_CLOSED) {
 		*act = POP3_CLOSE;
@@ -314,7 +333,13 @@ size_t pop3_session_input(struct pop3_session *s, const char *data, size_t len, 
 
 bool pop3_session_busy(const struct pop3_session *s)
 {
-	return s->send_fd >= 0;
+	return s->send_fd >= 0 || s->auth_job;
+}
+
+void pop3_session_set_waker(struct pop3_session *s, void (*wake)(void *ctx), void *ctx)
+{
+	s->wake = wake;
+	s->wake_ctx = ctx;
 }
 
 void pop3_session_resume(struct pop3_session *s, struct obuf *out)
