@@ -140,6 +140,8 @@ uint8_t om_proto_from_listener(enum listener_proto p)
 		return OM_PROTO_SUBMISSION;
 	case PROTO_IMAP:
 		return OM_PROTO_IMAP;
+	case PROTO_LMTP:
+		return OM_PROTO_LMTP;
 	}
 	return OM_PROTO_UNKNOWN;
 }
@@ -155,6 +157,8 @@ const char *om_proto_name(unsigned p)
 		return "submission";
 	case OM_PROTO_IMAP:
 		return "imap";
+	case OM_PROTO_LMTP:
+		return "lmtp";
 	}
 	return "?";
 }
