@@ -45,6 +45,8 @@ struct conn {
 	bool seen_input; /* the session has had bytes from the peer */
 	bool held;       /* in holds input the session left while busy (proto.h): give it back after */
 	bool quiet;      /* a health check: its lines are debug lines */
+	/* inside-tls: the first bytes were checked to be no PROXY header before the handshake */
+	bool tls_checked;
 	/* Abuse limits (user/limits/): the origin's share of the counters, checked once its address is
 	 * known; a failed login's reply is held (nothing sent, nothing read) until hold_until_ms. */
 	struct limits_conn limit;
