@@ -324,8 +324,8 @@ static void on_proxy_readable(struct conn *c)
 			metrics_inc(M_PROXY_ERRORS, pp_error_name(e));
 			if (e == PP_ERR_NOT_PROXY && !c->ssl && c->lc->tls == TLS_IMPLICIT && rbuf[0] == 0x16)
 				refuse(c,
-				       "PROXY protocol header required before TLS, got a TLS handshake (is "
-				       "the proxy set to send it inside TLS? see proxy_order)");
+				       "PROXY header required before TLS, got a TLS handshake (a proxy that "
+				       "sends it inside TLS needs proxy_order = inside-tls)");
 			else
 				refuse(c, e == PP_ERR_NOT_PROXY ? "PROXY protocol header required"
 				                                : pp_strerror(e));
@@ -353,8 +353,8 @@ static bool header_before_tls(struct conn *c)
 	SSL_free(c->ssl); /* the refusal goes out in plaintext, as the header came */
 	c->ssl = NULL;
 	metrics_inc(M_PROXY_ERRORS, "before_tls");
-	refuse(c, "PROXY header sent before TLS, but this listener reads it inside TLS (proxy_order = "
-	          "inside-tls: the proxy must send it over its TLS connection)");
+	refuse(c, "PROXY header sent before TLS, but proxy_order = inside-tls reads it inside TLS (HAProxy "
+	          "sends it before TLS, even with ssl on the server line: use before-tls)");
 	return false;
 }
 
