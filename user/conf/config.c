@@ -290,10 +290,10 @@ static bool set_unix_address(struct parser *p, const char *path, size_t len, uni
 	char *raw = strndup(path, len), *full = raw ? resolve_path(p, raw) : NULL;
 	bool ok = full && strlen(full) < sizeof(a->un.sun_path);
 
+	memset(a, 0, sizeof(*a));
 	free(raw);
 	if (!full)
 		return oom(p);
-	memset(a, 0, sizeof(*a));
 	if (ok) {
 		a->un.sun_family = AF_UNIX;
 		memcpy(a->un.sun_path, full, strlen(full) + 1);
