@@ -204,8 +204,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	out.len = 0;
 	fz_chunks_init(&ch, data[1]);
 
-	while (off < size && !closed) {
-		size_t n = fz_chunk_next(&ch, data + off, size - off);
+	bool again = false; /* a login failed: the connection layer passes the rest again, as is */
+	while ((off < size || again) && !closed) {
+		size_t n = again ? 0 : fz_chunk_next(&ch, data + off, size - off);
 		/* The caller's buffer: what the session left, then the new bytes; exactly sized for ASan. */
 		char *buf = malloc(plen + n);
 		FZ_CHECK(buf != NULL, "malloc");
@@ -218,7 +219,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += n;
 
 		enum smtp_action act = SMTP_CONTINUE;
+		unsigned failures = smtp_session_auth_failures(s);
 		size_t used = smtp_session_input(s, pending, plen, &out, &act);
+		again = false;
 		FZ_CHECK(used <= plen, "consumed <= given");
 		check_replies(&out, &cont);
 		trace(&out);
@@ -232,6 +235,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			FZ_CHECK(used == plen, "STARTTLS consumes everything (no plaintext survives)");
 			smtp_session_tls_started(s, "TLSv1.3 TLS_AES_128_GCM_SHA256");
 			tls = true;
+		} else if (smtp_session_auth_failures(s) != failures) {
+			again = used < plen; /* the rest after the failed AUTH */
 		} else {
 			const char *rest = pending + used;
 			size_t left = plen - used;

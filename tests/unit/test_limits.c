@@ -584,6 +584,29 @@ static void test_glue_private_table(void **state)
 	config_free(&c);
 }
 
+/* The start time of a process (field 22 of /proc/PID/stat), which tells a live instance from a dead one
+ * whose pid was reused: it must not move while the process runs, whatever its memory does (field 23,
+ * vsize, does), and it lies between boot and now. */
+static void test_pid_start_is_start_time(void **state)
+{
+	(void)state;
+	uint64_t before = limit_pid_start((uint32_t)getpid());
+	size_t len = 64u << 20;
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	assert_true(p != MAP_FAILED);
+	uint64_t during = limit_pid_start((uint32_t)getpid());
+	munmap(p, len);
+	assert_true(before > 0);
+	assert_int_equal(before, during);
+	double uptime = 0;
+	FILE *f = fopen("/proc/uptime", "r");
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%lf", &uptime), 1);
+	fclose(f);
+	assert_true((double)before / (double)sysconf(_SC_CLK_TCK) <= uptime + 1);
+	assert_int_equal(limit_pid_start(0), 0); /* no such process: 0 */
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -594,6 +617,7 @@ int main(void)
 	        cmocka_unit_test(test_table_full_and_eviction),
 	        cmocka_unit_test(test_dead_instance_reaped),
 	        cmocka_unit_test(test_dead_process),
+	        cmocka_unit_test(test_pid_start_is_start_time),
 	        cmocka_unit_test(test_first_instance_starts_empty),
 	        cmocka_unit_test(test_processes_race),
 	        cmocka_unit_test(test_layout_mismatch),

@@ -11,9 +11,10 @@ bool bucket_take(__u64 *tat, const struct bucket_rate *r, uint64_t now)
 {
 	if (!r->count)
 		return true;
-	uint64_t t = interval(r), old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
+	uint64_t t = interval(r);
+	__u64 old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
 	for (;;) {
-		uint64_t next = (old > now ? old : now) + t;
+		__u64 next = (old > now ? old : now) + t;
 		if (next - now > t * r->count)
 			return false; /* a whole bucket is already in use */
 		if (__atomic_compare_exchange_n(tat, &old, next, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
@@ -25,9 +26,10 @@ uint32_t bucket_force(__u64 *tat, const struct bucket_rate *r, uint64_t now)
 {
 	if (!r->count)
 		return 0;
-	uint64_t t = interval(r), cap = now + t * r->count, old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
+	uint64_t t = interval(r), cap = now + t * r->count;
+	__u64 old = __atomic_load_n(tat, __ATOMIC_ACQUIRE);
 	for (;;) {
-		uint64_t next = (old > now ? old : now) + t;
+		__u64 next = (old > now ? old : now) + t;
 		if (next > cap)
 			next = cap;
 		if (__atomic_compare_exchange_n(tat, &old, next, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))

@@ -44,7 +44,7 @@ uint64_t limit_pid_start(uint32_t pid)
 	if (!p)
 		return 0;
 	p++;
-	for (int field = 2; field < 22 && p; field++) /* p is before field `field + 1` */
+	for (int field = 3; field < 22 && p; field++) /* p is before field `field`: 22 is starttime */
 		p = strchr(p + 1, ' ');
 	if (!p || sscanf(p, " %llu", &start) != 1)
 		return 0;
