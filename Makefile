@@ -160,7 +160,7 @@ unit: $(UNIT_BINS)
 	@scripts/run-unit.sh $(UNIT_BINS)
 
 # The parsers and sessions that face untrusted bytes, once more under valgrind (leaks, uninitialised reads).
-VALGRIND_BINS := $(filter $(BUILD)/tests/test_proxy_% $(BUILD)/tests/test_smtp_% $(BUILD)/tests/test_imap_% \
+VALGRIND_BINS := $(filter $(BUILD)/tests/test_proxy_% $(BUILD)/tests/test_smtp_% $(BUILD)/tests/test_lmtp_% $(BUILD)/tests/test_imap_% \
 	$(BUILD)/tests/test_pop3_% \
 	$(BUILD)/tests/test_mailbox,$(UNIT_BINS))
 valgrind: $(VALGRIND_BINS)

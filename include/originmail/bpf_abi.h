@@ -67,6 +67,7 @@ enum om_proto {
 	OM_PROTO_SUBMISSION = 2,
 	OM_PROTO_IMAP = 3,
 	OM_PROTO_POP3 = 4,
+	OM_PROTO_LMTP = 5,
 };
 
 /* One end of a connection. addr: IPv4 in the first 4 bytes (network order), or the 16 IPv6 bytes;

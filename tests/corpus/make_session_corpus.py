@@ -19,9 +19,9 @@ import os
 import sys
 
 # ---- SMTP: byte 0 = listener (0 smtp+STARTTLS, 1 submission+STARTTLS, 2 submission plaintext AUTH,
-# 3 submission implicit TLS) | end (0 input ends, 4 timeout, 8 shutdown); byte 1 = chunking seed (low 2 bits:
+# 3 submission implicit TLS; 16 LMTP instead) | end (0 input ends, 4 timeout, 8 shutdown); byte 1 = chunking seed (low 2 bits:
 # 0 all at once, 1 a line per read, 2-3 random pieces; STARTTLS seeds use 1, as real clients wait for 220).
-SMTP, SUB_TLS, SUB_PLAIN, SUBMISSIONS = 0, 1, 2, 3
+SMTP, SUB_TLS, SUB_PLAIN, SUBMISSIONS, LMTP = 0, 1, 2, 3, 16
 TIMEOUT, SHUTDOWN = 4, 8
 
 MSG = (b"From: Bob <bob@example.org>\r\nTo: Alice <alice@example.test>\r\nSubject: lunch\r\n"
@@ -37,6 +37,14 @@ def smtp(*lines):
 
 
 SMTP_SEEDS = {
+    # Postfix's LMTP client: LHLO, pipelined envelope with an unknown user, one reply per recipient.
+    "lmtp-delivery": (LMTP, 0, smtp(b"LHLO mail.example.org", b"MAIL FROM:<bob@example.org> BODY=8BITMIME",
+                                    b"RCPT TO:<alice@example.test>", b"RCPT TO:<nobody@example.test>",
+                                    b"RCPT TO:<bob@example.org>", b"DATA") + MSG + smtp(b"QUIT")),
+    "lmtp-errors": (LMTP, 1, smtp(b"EHLO c.example", b"HELO c.example", b"LHLO", b"MAIL FROM:<>", b"LHLO c.example",
+                                  b"MAIL FROM:<>", b"RCPT TO:<x@elsewhere.example>", b"DATA", b"RSET",
+                                  b"MAIL FROM:<>", b"RCPT TO:<alice@example.test>", b"DATA",
+                                  b"bare\nLF", b".", b"QUIT")),
     # Postfix delivering to an MX: EHLO, pipelined envelope, DATA.
     "mx-delivery": (SMTP, 0, smtp(b"EHLO mail.example.org", b"MAIL FROM:<bob@example.org> SIZE=400 BODY=8BITMIME",
                                   b"RCPT TO:<alice@example.test>", b"DATA", MSG, b"QUIT")),

@@ -57,7 +57,7 @@ static void check_config(const struct config *c)
 		FZ_CHECK(l->name && l->name[0], "a listener has a name");
 		FZ_CHECK(l->naddrs >= 1, "a listener has an address");
 		FZ_CHECK(l->proto == PROTO_SMTP || l->proto == PROTO_SUBMISSION || l->proto == PROTO_IMAP ||
-		                 l->proto == PROTO_POP3,
+		                 l->proto == PROTO_POP3 || l->proto == PROTO_LMTP,
 		         "a known protocol");
 		FZ_CHECK(l->tls == TLS_NONE || (l->cert && l->key), "TLS has a certificate and a key");
 		FZ_CHECK(l->proxy != PROXY_REQUIRED || l->trusted.n || l->direct.n,

@@ -32,7 +32,7 @@
 #define MAX_LINE 1024
 
 static struct config cfg;
-static struct listener_conf listeners[4];
+static struct listener_conf listeners[4], lmtp; /* lmtp: byte 0 bit 4 (the LMTP mode) */
 static struct passwd_db *users;
 static struct origin origin;
 static char mail_root[256], queue_dir[256];
@@ -71,6 +71,7 @@ static void setup(void)
 	        .name = "sub-plain", .proto = PROTO_SUBMISSION, .auth_plaintext = true};
 	listeners[3] =
 	        (struct listener_conf){.name = "smtps", .proto = PROTO_SUBMISSION, .tls = TLS_IMPLICIT};
+	lmtp = (struct listener_conf){.name = "lmtp", .proto = PROTO_LMTP};
 	pp_sockaddr_parse(&origin.client, "203.0.113.10", 50000);
 	pp_sockaddr_parse(&origin.peer, "198.51.100.7", 40000);
 	origin.via_proxy = true;
@@ -188,7 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (size < 2)
 		return 0;
-	const struct listener_conf *lc = &listeners[data[0] & 3];
+	const struct listener_conf *lc = data[0] & 16 ? &lmtp : &listeners[data[0] & 3];
 	bool tls = lc->tls == TLS_IMPLICIT;
 	ctx = (struct smtp_ctx){.cfg = &cfg,
 	                        .lc = lc,

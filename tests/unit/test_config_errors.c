@@ -165,7 +165,8 @@ static const struct {
          "t.conf:5: allow_plaintext_auth must be yes or no (or true/false, on/off)"},
         {LA "allow_plaintext_auth = 1\n",
          "t.conf:5: allow_plaintext_auth must be yes or no (or true/false, on/off)"},
-        {"[listener a]\nprotocol = lmtp\n", "t.conf:2: protocol must be smtp, submission, imap or pop3"},
+        {"[listener a]\nprotocol = pop3s\n",
+         "t.conf:2: protocol must be smtp, submission, imap, pop3 or lmtp"},
         {LA "tls = ssl\n", "t.conf:5: tls must be none, starttls or implicit"},
         {LA "proxy = yes\n", "t.conf:5: proxy must be required, optional or off"},
         {LA "proxy = always\n", "t.conf:5: proxy must be required, optional or off"},
@@ -181,25 +182,26 @@ static const struct {
          "t.conf:5: bad CIDR '192.0.2.0/-1' in direct_allowed"},
         /* addresses */
         {"[listener a]\naddress = 127.0.0.1\n",
-         "t.conf:2: bad address '127.0.0.1' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
+         "t.conf:2: bad address '127.0.0.1' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or unix:/PATH)"},
         {"[listener a]\naddress = 127.0.0.1:0\n",
-         "t.conf:2: bad address '127.0.0.1:0' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
+         "t.conf:2: bad address '127.0.0.1:0' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or unix:/PATH)"},
         {"[listener a]\naddress = 127.0.0.1:65536\n",
-         "t.conf:2: bad address '127.0.0.1:65536' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
-        {"[listener a]\naddress = 127.0.0.1:smtp\n",
-         "t.conf:2: bad address '127.0.0.1:smtp' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
+         "t.conf:2: bad address '127.0.0.1:65536' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or "
+         "unix:/PATH)"},
+        {"[listener a]\naddress = 127.0.0.1:smtp\n", "t.conf:2: bad address '127.0.0.1:smtp' (use IPv4:PORT "
+                                                     "or [IPv6]:PORT, port 1-65535, or unix:/PATH)"},
         {"[listener a]\naddress = ::1:25\n",
-         "t.conf:2: bad address '::1:25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
+         "t.conf:2: bad address '::1:25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or unix:/PATH)"},
         {"[listener a]\naddress = [::1]25\n",
-         "t.conf:2: bad address '[::1]25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
+         "t.conf:2: bad address '[::1]25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or unix:/PATH)"},
         {"[listener a]\naddress = [::1:25\n",
-         "t.conf:2: bad address '[::1:25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
-        {"[listener a]\naddress = [127.0.0.1]:25\n",
-         "t.conf:2: bad address '[127.0.0.1]:25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
+         "t.conf:2: bad address '[::1:25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or unix:/PATH)"},
+        {"[listener a]\naddress = [127.0.0.1]:25\n", "t.conf:2: bad address '[127.0.0.1]:25' (use IPv4:PORT "
+                                                     "or [IPv6]:PORT, port 1-65535, or unix:/PATH)"},
         {"[listener a]\naddress = 256.0.0.1:25\n",
-         "t.conf:2: bad address '256.0.0.1:25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
+         "t.conf:2: bad address '256.0.0.1:25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or unix:/PATH)"},
         {"[listener a]\naddress = localhost:25\n",
-         "t.conf:2: bad address 'localhost:25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)"},
+         "t.conf:2: bad address 'localhost:25' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or unix:/PATH)"},
         {"[listener a]\naddress = [::1]:25, [0:0::1]:25\n",
          "t.conf:2: address '[0:0::1]:25' is listed twice"},
         {LA "[listener b]\naddress = 10.0.0.1:25 127.0.0.1:2525\n",
@@ -207,7 +209,7 @@ static const struct {
         /* listener checks, reported where the listener or the key is */
         {"[listener a]\nprotocol = smtp\nproxy = off\n", "t.conf:1: listener 'a' has no address"},
         {"\n[listener a]\naddress = 127.0.0.1:1\nproxy = off\n[listener b]\n",
-         "t.conf:2: listener 'a' has no protocol (smtp, submission, imap or pop3)"},
+         "t.conf:2: listener 'a' has no protocol (smtp, submission, imap, pop3 or lmtp)"},
         {LA "tls_cert = c.pem\n", "t.conf:5: tls_cert is set but tls_key is not"},
         {LA "tls_key = k.pem\n", "t.conf:5: tls_key is set but tls_cert is not"},
         {LA "tls = starttls\n",
@@ -267,7 +269,8 @@ static void test_long_values(void **state)
 	addr = "[ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255]:000000000000065535";
 	snprintf(text, sizeof(text), "[listener a]\naddress = %s\n", addr);
 	snprintf(want, sizeof(want),
-	         "t.conf:2: bad address '%s' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)", addr);
+	         "t.conf:2: bad address '%s' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or unix:/PATH)",
+	         addr);
 	expect_err(text, want);
 }
 

@@ -142,6 +142,8 @@ uint8_t om_proto_from_listener(enum listener_proto p)
 		return OM_PROTO_IMAP;
 	case PROTO_POP3:
 		return OM_PROTO_POP3;
+	case PROTO_LMTP:
+		return OM_PROTO_LMTP;
 	}
 	return OM_PROTO_UNKNOWN;
 }
@@ -159,6 +161,8 @@ const char *om_proto_name(unsigned p)
 		return "imap";
 	case OM_PROTO_POP3:
 		return "pop3";
+	case OM_PROTO_LMTP:
+		return "lmtp";
 	}
 	return "?";
 }

@@ -30,7 +30,8 @@ uint32_t om_lpm_inst(const uint8_t inst[4]);
 
 uint8_t om_mode_from_proxy(enum proxy_mode m);
 uint8_t om_proto_from_listener(enum listener_proto p);
-/* The listener protocol as config_proto_name says it, "-" before the session starts, "?" otherwise. */
+/* "smtp", "submission", "imap", "pop3", "lmtp" (as config_proto_name), "-" before the session starts,
+ * "?" otherwise. */
 const char *om_proto_name(unsigned p);
 /* "denied", "direct", "proxy-required", "proxy-optional" (as policy_verdict_name), "?" otherwise. */
 const char *om_verdict_name(unsigned v);

@@ -306,6 +306,8 @@ bool om_bpf_load_policy(struct om_bpf *b, const struct config *cfg, char *err, s
 	for (size_t i = 0; i < cfg->nlisteners; i++) {
 		const struct listener_conf *lc = &cfg->listeners[i];
 		for (size_t a = 0; a < lc->naddrs; a++) {
+			if (lc->addrs[a].sa.sa_family == AF_UNIX)
+				continue; /* sock_ops sees TCP only */
 			uint16_t port = pp_sockaddr_port(&lc->addrs[a]);
 			size_t j = 0;
 			while (j < now.nports && now.ports[j] != port)

@@ -43,6 +43,8 @@ enum ktype {
 	K_BPF,
 	K_METRICS, /* a loopback address, or empty */
 	K_RATE,    /* struct conf_rate: "0" or COUNT/DURATION, COUNT at most max */
+	K_PROXY_ORDER,
+	K_MODE, /* octal permission bits */
 };
 
 struct keydef {
@@ -125,6 +127,10 @@ static const struct keydef keys[] = {
         {"proxy_max_header", S_LISTENER, K_SIZE, L(proxy_max_header), 16, PP_V2_MAX_LEN,
          "between 16 and 65551", false},
         {"allow_plaintext_auth", S_LISTENER, K_BOOL, L(auth_plaintext), 0, 0, NULL, false},
+        {"proxy_order", S_LISTENER, K_PROXY_ORDER, L(proxy_order), 0, 0, NULL, false},
+        {"socket_mode", S_LISTENER, K_MODE, L(socket_mode), 0, 0, NULL, false},
+        {"socket_owner", S_LISTENER, K_USER, L(socket_owner), 0, 0, NULL, true},
+        {"socket_group", S_LISTENER, K_USER, L(socket_group), 0, 0, NULL, true},
 };
 
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -272,10 +278,33 @@ static bool same_addr(const union pp_sockaddr *a, const union pp_sockaddr *b)
 {
 	if (a->sa.sa_family != b->sa.sa_family)
 		return false;
+	if (a->sa.sa_family == AF_UNIX)
+		return !strcmp(a->un.sun_path, b->un.sun_path);
 	if (a->sa.sa_family == AF_INET)
 		return a->in.sin_port == b->in.sin_port && a->in.sin_addr.s_addr == b->in.sin_addr.s_addr;
 	return a->in6.sin6_port == b->in6.sin6_port &&
 	       !memcmp(&a->in6.sin6_addr, &b->in6.sin6_addr, sizeof(a->in6.sin6_addr));
+}
+
+/* unix:PATH, resolved like the other paths; it must fit sun_path. */
+static bool set_unix_address(struct parser *p, const char *path, size_t len, union pp_sockaddr *a)
+{
+	char *raw = strndup(path, len), *full = raw ? resolve_path(p, raw) : NULL;
+	bool ok = full && strlen(full) < sizeof(a->un.sun_path);
+
+	memset(a, 0, sizeof(*a));
+	free(raw);
+	if (!full)
+		return oom(p);
+	if (ok) {
+		a->un.sun_family = AF_UNIX;
+		memcpy(a->un.sun_path, full, strlen(full) + 1);
+	} else {
+		fail(p, "unix socket path '%s' is too long (at most %zu bytes)", full,
+		     sizeof(a->un.sun_path) - 1);
+	}
+	free(full);
+	return ok;
 }
 
 static bool set_address(struct parser *p, const char *value)
@@ -286,9 +315,17 @@ static bool set_address(struct parser *p, const char *value)
 
 	while ((item = conf_next_item(&cursor, &len))) {
 		union pp_sockaddr a;
-		if (!conf_parse_listen_addr(item, len, &a))
-			return fail(p, "bad address '%.*s' (use IPv4:PORT or [IPv6]:PORT, port 1-65535)",
+		if (len > 5 && !strncmp(item, "unix:", 5)) {
+			if (!set_unix_address(p, item + 5, len - 5, &a))
+				return false;
+		} else if (!conf_parse_listen_addr(item, len, &a)) {
+			return fail(p,
+			            "bad address '%.*s' (use IPv4:PORT or [IPv6]:PORT, port 1-65535, or "
+			            "unix:/PATH)",
 			            (int)len, item);
+		}
+		if (lc->naddrs && (a.sa.sa_family == AF_UNIX || lc->addrs[0].sa.sa_family == AF_UNIX))
+			return fail(p, "a unix: address must be the listener's only address");
 		for (size_t i = 0; i < p->c->nlisteners; i++) {
 			const struct listener_conf *o = &p->c->listeners[i];
 			for (size_t j = 0; j < o->naddrs; j++) {
@@ -416,7 +453,8 @@ static bool set_number(struct parser *p, const struct keydef *k, void *slot, con
 static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 {
 	static const char *const logs[] = {"stderr", "syslog", "both"};
-	static const char *const protos[] = {"smtp", "submission", "imap", "pop3"};
+	static const char *const protos[] = {"smtp", "submission", "imap", "pop3", "lmtp"};
+	static const char *const orders[] = {"before-tls", "inside-tls"};
 	static const char *const tlss[] = {"none", "starttls", "implicit"};
 	static const char *const proxies[] = {"required", "optional", "off"};
 	static const char *const relay_tlss[] = {"required", "opportunistic"};
@@ -469,8 +507,8 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 	case K_ADDRESS:
 		return set_address(p, v);
 	case K_PROTOCOL:
-		if ((i = pick(v, protos, 4)) < 0)
-			return fail(p, "protocol must be smtp, submission, imap or pop3");
+		if ((i = pick(v, protos, (int)(sizeof(protos) / sizeof(protos[0])))) < 0)
+			return fail(p, "protocol must be smtp, submission, imap, pop3 or lmtp");
 		cur(p)->proto = (enum listener_proto)i;
 		return true;
 	case K_TLS:
@@ -502,6 +540,15 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 		return true;
 	case K_METRICS:
 		return set_metrics(p, v);
+	case K_PROXY_ORDER:
+		if ((i = pick(v, orders, 2)) < 0)
+			return fail(p, "proxy_order must be before-tls or inside-tls");
+		cur(p)->proxy_order = (enum proxy_order)i;
+		return true;
+	case K_MODE:
+		if (!conf_parse_mode(v, slot))
+			return fail(p, "socket_mode must be octal permission bits such as 0660, not '%s'", v);
+		return true;
 	}
 	return fail(p, "internal error: key '%s' has no type", k->name);
 }
@@ -572,6 +619,50 @@ static bool finish_globals(struct parser *p)
 	return true;
 }
 
+/* A UNIX socket has no PROXY header to read and no CIDR to match: proxy is off there (the default). The
+ * socket_* keys mean something on a UNIX socket only. */
+static bool finish_listener_socket(struct parser *p, struct listener_conf *lc)
+{
+	static const char *const sock_keys[] = {"socket_mode", "socket_owner", "socket_group"};
+	unsigned pl = seen(p, "proxy", S_LISTENER);
+
+	if (!config_listener_unix(lc)) {
+		for (size_t i = 0; i < sizeof(sock_keys) / sizeof(sock_keys[0]); i++) {
+			unsigned l = seen(p, sock_keys[i], S_LISTENER);
+			if (l)
+				return fail_at(p, l, "%s needs a unix: address", sock_keys[i]);
+		}
+		return true;
+	}
+	if (!pl)
+		lc->proxy = PROXY_OFF;
+	if (lc->proxy != PROXY_OFF)
+		return fail_at(p, pl,
+		               "listener '%s': proxy = %s on a unix: address (a UNIX socket peer is "
+		               "local: use proxy = off)",
+		               lc->name, config_proxy_mode_name(lc->proxy));
+	if (!seen(p, "socket_mode", S_LISTENER))
+		lc->socket_mode = 0660;
+	return true;
+}
+
+/* inside-tls: the header is read from the TLS session, so there must be both. */
+static bool finish_proxy_order(struct parser *p, const struct listener_conf *lc)
+{
+	unsigned ol = seen(p, "proxy_order", S_LISTENER);
+
+	if (lc->proxy_order != PROXY_INSIDE_TLS)
+		return true;
+	if (lc->tls != TLS_IMPLICIT)
+		return fail_at(p, ol, "listener '%s': proxy_order = inside-tls needs tls = implicit",
+		               lc->name);
+	if (lc->proxy == PROXY_OFF)
+		return fail_at(p, ol,
+		               "listener '%s': proxy_order = inside-tls needs proxy = required or optional",
+		               lc->name);
+	return true;
+}
+
 static bool finish_listener(struct parser *p)
 {
 	struct listener_conf *lc = cur(p);
@@ -582,7 +673,7 @@ static bool finish_listener(struct parser *p)
 	if (!lc->naddrs)
 		return fail_at(p, sl, "listener '%s' has no address", lc->name);
 	if (!seen(p, "protocol", S_LISTENER))
-		return fail_at(p, sl, "listener '%s' has no protocol (smtp, submission, imap or pop3)",
+		return fail_at(p, sl, "listener '%s' has no protocol (smtp, submission, imap, pop3 or lmtp)",
 		               lc->name);
 	if (cl && !kl)
 		return fail_at(p, cl, "tls_cert is set but tls_key is not");
@@ -595,6 +686,8 @@ static bool finish_listener(struct parser *p)
 	if (lc->tls != TLS_NONE && !lc->cert)
 		return fail_at(p, tl, "tls = %s needs tls_cert and tls_key (in the listener, or global)",
 		               config_tls_name(lc->tls));
+	if (!finish_listener_socket(p, lc) || !finish_proxy_order(p, lc))
+		return false;
 	if (lc->proxy == PROXY_REQUIRED && !lc->trusted.n && !lc->direct.n)
 		return fail_at(p, pl ? pl : sl,
 		               "listener '%s': proxy = required but proxy_trusted and direct_allowed are "

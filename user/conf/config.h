@@ -8,11 +8,14 @@
 #include "originmail/proxy.h"
 #include "policy/cidr.h"
 
-enum listener_proto { PROTO_SMTP, PROTO_SUBMISSION, PROTO_IMAP, PROTO_POP3 };
+enum listener_proto { PROTO_SMTP, PROTO_SUBMISSION, PROTO_IMAP, PROTO_POP3, PROTO_LMTP };
 enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 enum proxy_mode { PROXY_REQUIRED, PROXY_OPTIONAL, PROXY_OFF };
 enum relay_tls { RELAY_TLS_REQUIRED, RELAY_TLS_OPPORTUNISTIC };
 enum bpf_setting { BPF_AUTO, BPF_ON, BPF_OFF }; /* docs/bpf.md */
+/* Where a trusted proxy's header comes on an implicit-TLS listener: before the handshake, or as the first
+ * bytes inside the TLS session (HAProxy `server ... ssl send-proxy-v2`). */
+enum proxy_order { PROXY_BEFORE_TLS, PROXY_INSIDE_TLS };
 
 /* "COUNT/DURATION": count events per window (a token bucket refilled over the window); count 0: off. */
 struct conf_rate {
@@ -22,9 +25,9 @@ struct conf_rate {
 
 struct listener_conf {
 	char *name;               /* from "[listener NAME]" */
-	union pp_sockaddr *addrs; /* address = 127.0.0.1:25, [::1]:25 */
+	union pp_sockaddr *addrs; /* address = 127.0.0.1:25, [::1]:25, or unix:/PATH (alone) */
 	size_t naddrs;
-	enum listener_proto proto; /* protocol = smtp | submission | imap | pop3 */
+	enum listener_proto proto; /* protocol = smtp | submission | imap | pop3 | lmtp */
 	enum tls_mode tls;         /* tls = none | starttls | implicit */
 	char *cert, *key;          /* tls_cert, tls_key; default: the global ones */
 	enum proxy_mode proxy;     /* proxy = required | optional | off */
@@ -34,6 +37,12 @@ struct listener_conf {
 	unsigned proxy_timeout_ms; /* proxy_timeout = 5s */
 	size_t proxy_max_header;   /* proxy_max_header = 4096 */
 	bool auth_plaintext;       /* allow_plaintext_auth = no: AUTH/LOGIN only over TLS */
+
+	enum proxy_order proxy_order; /* proxy_order = before-tls | inside-tls */
+	/* A unix: address only: socket_mode = 0660; socket_owner, socket_group: chown at start (NULL or
+	 * empty: as made) */
+	unsigned socket_mode;
+	char *socket_owner, *socket_group;
 };
 
 struct config {
@@ -99,6 +108,8 @@ bool config_is_local_domain(const struct config *c, const char *domain, size_t l
 const char *config_proto_name(enum listener_proto p);
 const char *config_tls_name(enum tls_mode t);          /* "none", "starttls", "implicit" */
 const char *config_proxy_mode_name(enum proxy_mode m); /* "required", "optional", "off" */
+/* Is the listener on a UNIX socket (its one address is AF_UNIX)? */
+bool config_listener_unix(const struct listener_conf *lc);
 /* The keys the parser knows, from its own table (the man page test compares them with originmail.conf(5)):
  * the name of key i, or NULL past the last; *listener tells its scope. */
 const char *config_key_name(size_t i, bool *listener);

@@ -146,6 +146,8 @@ void config_free(struct config *c)
 		free(lc->addrs);
 		free(lc->cert);
 		free(lc->key);
+		free(lc->socket_owner);
+		free(lc->socket_group);
 		cidr_set_free(&lc->trusted);
 		cidr_set_free(&lc->direct);
 	}

@@ -22,6 +22,8 @@ bool conf_parse_bool(const char *s, bool *out);
 bool conf_parse_number(const char *s, unsigned long long max, unsigned long long *out);
 /* "IPv4:PORT" or "[IPv6]:PORT", port 1..65535. */
 bool conf_parse_listen_addr(const char *item, size_t len, union pp_sockaddr *out);
+/* Octal permission bits, "0660" or "660", at most 0777. */
+bool conf_parse_mode(const char *s, unsigned *mode);
 /* "HOST:PORT" where HOST is a host name, an IPv4 address or a bracketed IPv6 address. */
 bool conf_valid_hostport(const char *s);
 /* A DNS name: labels of letters, digits and '-' (not at either end), 1..63 each, 253 in all. */

@@ -227,6 +227,28 @@ bool conf_parse_listen_addr(const char *item, size_t len, union pp_sockaddr *out
 	return true;
 }
 
+bool conf_parse_mode(const char *s, unsigned *mode)
+{
+	unsigned v = 0;
+
+	if (!*s || strlen(s) > 4)
+		return false;
+	for (; *s; s++) {
+		if (*s < '0' || *s > '7')
+			return false;
+		v = v * 8 + (unsigned)(*s - '0');
+	}
+	if (v > 0777)
+		return false;
+	*mode = v;
+	return true;
+}
+
+bool config_listener_unix(const struct listener_conf *lc)
+{
+	return lc->naddrs == 1 && lc->addrs[0].sa.sa_family == AF_UNIX;
+}
+
 bool conf_valid_hostport(const char *s)
 {
 	char buf[300], *host, *port;
@@ -343,6 +365,8 @@ const char *config_proto_name(enum listener_proto p)
 		return "imap";
 	case PROTO_POP3:
 		return "pop3";
+	case PROTO_LMTP:
+		return "lmtp";
 	}
 	return "unknown";
 }

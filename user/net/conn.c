@@ -1,5 +1,7 @@
-/* Connection lifecycle: accept -> peer policy -> PROXY header -> TLS -> protocol session -> close.
- * Sessions see bytes only; this file moves them between the socket (or OpenSSL) and the session. */
+/* Connection lifecycle: accept -> peer policy -> PROXY header -> TLS -> protocol session -> close, or with
+ * proxy_order = inside-tls: accept -> peer policy -> TLS -> PROXY header (read from the TLS session) ->
+ * protocol session -> close. advance() picks the next stage. Sessions see bytes only; this file moves them
+ * between the socket (or OpenSSL) and the session. */
 #include "net/conn.h"
 
 #include <errno.h>
@@ -25,6 +27,7 @@ static char rbuf[READ_CHUNK + 1]; /* one process, one thread: a shared read buff
 
 static void start_session(struct conn *c);
 static void on_wake(void *arg);
+static void advance(struct conn *c);
 static bool flush(struct conn *c);
 static bool deliver_input(struct conn *c, const char *data, size_t len);
 
@@ -149,6 +152,13 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c->origin.cookie, &len);
 	c->origin.client = c->origin.peer;
 	c->origin.dst = c->origin.local;
+	if (c->origin.local.sa.sa_family == AF_UNIX) { /* a local process: its uid says who */
+		struct ucred cred = {0};
+		len = sizeof(cred);
+		getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len);
+		c->origin.unix_peer = true;
+		c->origin.unix_uid = cred.uid;
+	}
 	origin_update_text(&c->origin);
 
 	c->next = s->conns;
@@ -183,7 +193,7 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 		refuse(c, "not a trusted proxy and not allowed to connect directly");
 		return;
 	case VERDICT_DIRECT:
-		start_session(c); /* admit() first */
+		advance(c); /* admit() first */
 		return;
 	case VERDICT_PROXY_REQUIRED:
 	case VERDICT_PROXY_OPTIONAL:
@@ -196,8 +206,41 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	}
 	struct pp_options o = {.accept = c->lc->proxy_versions, .max_header = c->lc->proxy_max_header};
 	pp_decoder_init(c->pp, &o);
-	c->state = CONN_PROXY_WAIT;
-	set_deadline(c, c->lc->proxy_timeout_ms);
+	set_deadline(c, c->lc->proxy_timeout_ms); /* with inside-tls, for the handshake and the header */
+	advance(c);
+}
+
+/* Header bytes from the socket, or from the TLS session with inside-tls: look without taking (peek), then
+ * take exactly what the decoder used. peek returns the bytes, 0 at the end, -1 when there is nothing yet
+ * (EAGAIN or OpenSSL's WANT_*, epoll already set), -2 on an error. */
+static ssize_t header_peek(struct conn *c, char *buf, size_t cap)
+{
+	if (!c->ssl) {
+		ssize_t n = recv(c->fd, buf, cap, MSG_PEEK);
+		return n >= 0 ? n : errno == EAGAIN || errno == EINTR ? -1 : -2;
+	}
+	int r = SSL_peek(c->ssl, buf, (int)cap);
+	if (r > 0)
+		return r;
+	switch (SSL_get_error(c->ssl, r)) {
+	case SSL_ERROR_WANT_READ:
+		watch(c, EPOLLIN);
+		return -1;
+	case SSL_ERROR_WANT_WRITE:
+		watch(c, EPOLLIN | EPOLLOUT);
+		return -1;
+	case SSL_ERROR_ZERO_RETURN:
+		return 0;
+	default:
+		return -2;
+	}
+}
+
+static bool header_take(struct conn *c, size_t n)
+{
+	if (c->ssl)
+		return SSL_read(c->ssl, rbuf, (int)n) == (int)n; /* what SSL_peek showed is buffered */
+	return recv(c->fd, rbuf, n, 0) == (ssize_t)n;
 }
 
 /* The header says who the client is; LOCAL (a health check, the proxy's own connection) and UNKNOWN
@@ -240,13 +283,13 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 	}
 }
 
-/* Read the header with MSG_PEEK and take from the socket exactly the bytes the decoder consumed, so
- * whatever follows (a TLS ClientHello, pipelined commands) stays in the kernel for the next stage. */
+/* Read the header with a peek and take exactly the bytes the decoder consumed, so whatever follows (a TLS
+ * ClientHello, pipelined commands) stays in the kernel, or in OpenSSL, for the next stage. */
 static void on_proxy_readable(struct conn *c)
 {
 	for (;;) {
-		ssize_t n = recv(c->fd, rbuf, READ_CHUNK, MSG_PEEK);
-		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		ssize_t n = header_peek(c, rbuf, READ_CHUNK);
+		if (n == -1)
 			return;
 		if (n <= 0) {
 			/* A TCP health check connects and leaves: not worth an info line. */
@@ -260,7 +303,7 @@ static void on_proxy_readable(struct conn *c)
 		}
 		size_t used = 0;
 		enum pp_status st = pp_decoder_feed(c->pp, rbuf, (size_t)n, &used);
-		if (used && recv(c->fd, rbuf, used, 0) != (ssize_t)used) {
+		if (used && !header_take(c, used)) {
 			conn_close(c, "read error in the PROXY header");
 			return;
 		}
@@ -283,15 +326,40 @@ static void on_proxy_readable(struct conn *c)
 		} else {
 			enum pp_error e = pp_decoder_error(c->pp);
 			metrics_inc(M_PROXY_ERRORS, pp_error_name(e));
-			refuse(c, e == PP_ERR_NOT_PROXY ? "PROXY protocol header required" : pp_strerror(e));
+			if (e == PP_ERR_NOT_PROXY && !c->ssl && c->lc->tls == TLS_IMPLICIT && rbuf[0] == 0x16)
+				refuse(c,
+				       "PROXY header required before TLS, got a TLS handshake (a proxy that "
+				       "sends it inside TLS needs proxy_order = inside-tls)");
+			else
+				refuse(c, e == PP_ERR_NOT_PROXY ? "PROXY protocol header required"
+				                                : pp_strerror(e));
 			return;
 		}
 		pp_decoder_free(c->pp);
 		free(c->pp);
 		c->pp = NULL;
-		start_session(c);
+		advance(c);
 		return;
 	}
+}
+
+/* inside-tls, before the handshake: a proxy that sends its header first (send-proxy without ssl) is told
+ * so, rather than failing as a garbled ClientHello. Returns false when the connection was refused. */
+static bool header_before_tls(struct conn *c)
+{
+	static const char v2sig[] = "\r\n\r\n\0\r\nQUIT\n";
+	char b[12];
+	ssize_t n = recv(c->fd, b, sizeof(b), MSG_PEEK);
+
+	if (n <= 0 ||
+	    (memcmp(b, "PROXY ", (size_t)n < 6 ? (size_t)n : 6) != 0 && memcmp(b, v2sig, (size_t)n) != 0))
+		return true;
+	SSL_free(c->ssl); /* the refusal goes out in plaintext, as the header came */
+	c->ssl = NULL;
+	metrics_inc(M_PROXY_ERRORS, "before_tls");
+	refuse(c, "PROXY header sent before TLS, but proxy_order = inside-tls reads it inside TLS (HAProxy "
+	          "sends it before TLS, even with ssl on the server line: use before-tls)");
+	return false;
 }
 
 /* Returns false when the connection was closed. */
@@ -306,7 +374,8 @@ static bool begin_tls(struct conn *c)
 	}
 	SSL_set_accept_state(c->ssl);
 	c->state = CONN_TLS_HANDSHAKE;
-	set_deadline(c, c->gen->cfg.command_timeout_ms);
+	if (!c->pp) /* else proxy_timeout, set at accept, covers the handshake and the header */
+		set_deadline(c, c->gen->cfg.command_timeout_ms);
 	watch(c, EPOLLIN);
 	return true;
 }
@@ -336,12 +405,6 @@ static bool admit(struct conn *c)
 
 static void start_session(struct conn *c)
 {
-	if (!admit(c))
-		return;
-	if (c->lc->tls == TLS_IMPLICIT && !c->ssl) {
-		(void)begin_tls(c);
-		return;
-	}
 	c->session = c->proto->create(c->gen, c->lc, &c->origin, c->ssl ? c->tls_info : NULL);
 	if (!c->session) {
 		conn_close(c, "out of memory");
@@ -357,8 +420,35 @@ static void start_session(struct conn *c)
 	flush(c);
 }
 
+/* The next stage once the last is done: the PROXY header (before TLS, or inside it once TLS is up), then
+ * the limits (admit), TLS on an implicit-TLS listener if not up yet, then the session. */
+static void advance(struct conn *c)
+{
+	bool inside = c->lc->proxy_order == PROXY_INSIDE_TLS && c->lc->tls == TLS_IMPLICIT;
+
+	if (c->pp && (!inside || c->ssl)) { /* c->ssl here: the handshake is done */
+		c->state = CONN_PROXY_WAIT;
+		watch(c, EPOLLIN);
+		if (c->ssl)
+			on_proxy_readable(c); /* OpenSSL may hold it already: epoll would not say */
+		return;
+	}
+	if (!c->pp && !admit(c))
+		return;
+	if (c->lc->tls == TLS_IMPLICIT && !c->ssl) {
+		(void)begin_tls(c);
+		return;
+	}
+	start_session(c);
+}
+
 static void on_handshake(struct conn *c)
 {
+	if (c->pp && !c->session && !c->tls_checked) {
+		if (!header_before_tls(c))
+			return;
+		c->tls_checked = true;
+	}
 	int r = SSL_do_handshake(c->ssl);
 
 	if (r == 1) {
@@ -372,7 +462,7 @@ static void on_handshake(struct conn *c)
 			set_deadline(c, c->gen->cfg.command_timeout_ms);
 			watch(c, EPOLLIN);
 		} else {
-			start_session(c);
+			advance(c);
 		}
 		return;
 	}
@@ -686,7 +776,7 @@ void conn_on_events(struct conn *c, uint32_t events)
 	}
 	switch (c->state) {
 	case CONN_PROXY_WAIT:
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR | (c->ssl ? EPOLLOUT : 0)))
 			on_proxy_readable(c);
 		return;
 	case CONN_TLS_HANDSHAKE:
@@ -742,7 +832,7 @@ void conn_on_timeout(struct conn *c)
 			pp_decoder_free(c->pp);
 			free(c->pp);
 			c->pp = NULL;
-			start_session(c);
+			advance(c);
 			return;
 		}
 		metrics_inc(M_PROXY_ERRORS, "timeout");
@@ -751,7 +841,10 @@ void conn_on_timeout(struct conn *c)
 	case CONN_TLS_HANDSHAKE:
 		if (c->ssl)
 			metrics_inc(M_TLS_FAILURES, c->lc->name, "timeout");
-		conn_close(c, "TLS handshake timed out");
+		if (c->pp) /* inside-tls: proxy_timeout covers the handshake and the header */
+			metrics_inc(M_PROXY_ERRORS, "timeout");
+		conn_close(c, c->pp ? "TLS handshake and PROXY header not done in time (proxy_timeout)"
+		                    : "TLS handshake timed out");
 		return;
 	case CONN_ACTIVE:
 		if (c->proto->poll && now_ms() < c->expire_ms) {

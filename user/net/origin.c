@@ -3,8 +3,13 @@
 
 #include <stdio.h>
 
-static void fill(const union pp_sockaddr *a, char *ip, size_t cap, uint16_t *port)
+static void fill(const struct origin *o, const union pp_sockaddr *a, char *ip, size_t cap, uint16_t *port)
 {
+	*port = 0;
+	if (o->unix_peer) { /* a local process on our UNIX listener, named by its uid */
+		snprintf(ip, cap, "unix:uid=%u", o->unix_uid);
+		return;
+	}
 	pp_sockaddr_ntop(a, ip, cap); /* IPv4-mapped IPv6 comes out as IPv4 */
 	if (ip[0] == '\0')
 		snprintf(ip, cap, "unknown");
@@ -19,6 +24,6 @@ static void fill(const union pp_sockaddr *a, char *ip, size_t cap, uint16_t *por
 
 void origin_update_text(struct origin *o)
 {
-	fill(&o->client, o->client_ip, sizeof(o->client_ip), &o->client_port);
-	fill(&o->peer, o->peer_ip, sizeof(o->peer_ip), &o->peer_port);
+	fill(o, &o->client, o->client_ip, sizeof(o->client_ip), &o->client_port);
+	fill(o, &o->peer, o->peer_ip, sizeof(o->peer_ip), &o->peer_port);
 }

@@ -20,6 +20,8 @@ struct origin {
 	char peer_ip[INET6_ADDRSTRLEN];
 	uint16_t client_port, peer_port;
 	char unique_id[PP_V2_UNIQUE_ID_MAX + 1]; /* HAProxy's unique-id TLV, printable, or "" */
+	bool unix_peer;    /* connected to our UNIX socket listener: its text is unix:uid=N */
+	unsigned unix_uid; /* its uid (SO_PEERCRED) */
 };
 
 /* Fill the text fields from the sockaddrs. */

@@ -132,6 +132,7 @@ const struct proto_ops *proto_for(enum listener_proto p)
 	switch (p) {
 	case PROTO_SMTP:
 	case PROTO_SUBMISSION:
+	case PROTO_LMTP: /* an LMTP mode of the SMTP session (smtp_lmtp.c) */
 		return &smtp_ops;
 	case PROTO_IMAP:
 		return &imap_proto_ops;

@@ -143,7 +143,10 @@ bool server_bind(struct server *s, char *err, size_t errlen)
 			struct listener *l = &s->listeners[s->nlisteners];
 			l->addr = cfg->listeners[i].addrs[k];
 			l->conf_index = i;
-			l->fd = bind_one(&l->addr, err, errlen);
+			if (l->addr.sa.sa_family == AF_UNIX)
+				l->fd = listen_unix(&cfg->listeners[i], &l->unix_id, err, errlen);
+			else
+				l->fd = bind_one(&l->addr, err, errlen);
 			if (l->fd < 0)
 				return false;
 			s->nlisteners++;
@@ -152,6 +155,17 @@ bool server_bind(struct server *s, char *err, size_t errlen)
 	if (cfg->metrics && !(s->metrics = metrics_http_bind(cfg, err, errlen)))
 		return false;
 	return true;
+}
+
+/* A UNIX socket's file goes with it: a front MTA then sees "no such file", not a dead socket. */
+static void close_listener(struct listener *l)
+{
+	if (l->fd < 0)
+		return;
+	close(l->fd);
+	l->fd = -1;
+	if (l->addr.sa.sa_family == AF_UNIX)
+		listen_unix_remove(l->addr.un.sun_path, &l->unix_id);
 }
 
 static bool same_listeners(const struct config *a, const struct config *b)
@@ -218,8 +232,7 @@ static void start_drain(struct server *s)
 	s->drain_deadline_ms = now_ms() + s->gen->cfg.shutdown_grace_ms;
 	for (size_t i = 0; i < s->nlisteners; i++) {
 		epoll_ctl(s->epfd, EPOLL_CTL_DEL, s->listeners[i].fd, NULL);
-		close(s->listeners[i].fd);
-		s->listeners[i].fd = -1;
+		close_listener(&s->listeners[i]);
 	}
 	log_info("Shutting down: %u connections draining (at most %u ms)", s->nconns,
 	         s->gen->cfg.shutdown_grace_ms);
@@ -392,9 +405,8 @@ int server_run(struct server *s)
 
 void server_close(struct server *s)
 {
-	for (size_t i = 0; i < s->nlisteners; i++)
-		if (s->listeners[i].fd >= 0)
-			close(s->listeners[i].fd);
+	for (size_t i = 0; i < s->nlisteners; i++) /* a child (the relay worker) closed its copies first */
+		close_listener(&s->listeners[i]);
 	free(s->listeners);
 	metrics_http_close(s->metrics);
 	s->metrics = NULL;

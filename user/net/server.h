@@ -8,6 +8,7 @@
 
 #include "auth/passwd.h"
 #include "conf/config.h"
+#include "net/listen_unix.h"
 
 /* Everything a SIGHUP replaces. Connections hold a reference, so a reload never pulls the
  * configuration, the users or a certificate from under a live session. */
@@ -22,6 +23,7 @@ struct listener {
 	int fd;
 	size_t conf_index; /* into generation.cfg.listeners */
 	union pp_sockaddr addr;
+	struct unix_socket_id unix_id; /* AF_UNIX: the file we made, removed at stop */
 };
 
 struct conn;

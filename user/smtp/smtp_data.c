@@ -145,24 +145,31 @@ size_t smtp_data_input(struct smtp_session *s, const char *p, size_t n, bool *do
 
 void smtp_data_end(struct smtp_session *s, struct obuf *out)
 {
+	const char *reject = NULL;
+
 	flush(s);
 	if (s->bare_eol) {
 		smtp_event(s, "rejected %s: bare CR or LF in message data", s->id);
-		smtp_reply(s, out, "550 5.6.0 Message rejected: bare CR or LF in message data");
+		reject = "550 5.6.0 Message rejected: bare CR or LF in message data";
 	} else if (s->too_big) {
 		smtp_event(s, "rejected %s: message size exceeds %zu bytes", s->id,
 		           s->ctx.cfg->max_message_size);
-		smtp_reply(s, out, "552 5.3.4 Message size exceeds fixed limit");
+		reject = "552 5.3.4 Message size exceeds fixed limit";
 	} else if (s->io_error || !s->mtx) {
 		smtp_event(s, "delivery failed: cannot write %s%s", s->id,
 		           s->storage_full ? ": storage full" : "");
-		smtp_reply_failed(s, out);
+		reject = s->storage_full ? SMTP_REPLY_FULL : SMTP_REPLY_FAILED;
+	} else if (smtp_lmtp(s)) {
+		lmtp_commit(s, out);
 	} else if (smtp_tx_commit(s)) {
 		s->errors = 0; /* a client that delivers is not a prober */
 		smtp_reply(s, out, "250 2.0.0 Ok: queued as %s", s->id);
 	} else {
 		smtp_reply_failed(s, out);
 	}
+	/* LMTP answers the message once per recipient, a rejection too (RFC 2033 4.2). */
+	for (unsigned i = 0; reject && i < (smtp_lmtp(s) ? s->nrcpt : 1); i++)
+		smtp_reply(s, out, "%s", reject);
 	smtp_tx_reset(s);
 	s->mode = MODE_CMD;
 }

@@ -11,6 +11,7 @@
 
 #define SMTP_MAX_AUTH_FAILURES 3 /* then 421 and close */
 #define SMTP_REPLY_FULL        "452 4.3.1 Insufficient system storage, try again later"
+#define SMTP_REPLY_FAILED      "451 4.3.0 Local delivery failed"
 #define SMTP_MAX_ERRORS        20   /* protocol errors (5.5.x) before 421 and close, like Postfix */
 #define SMTP_DEFAULT_LINE      1000 /* when the config says 0 */
 #define SMTP_DEFAULT_RCPTS     100
@@ -96,6 +97,8 @@ const char *smtp_hostname(const struct smtp_session *s);
 size_t smtp_max_line(const struct smtp_session *s);
 unsigned smtp_max_rcpts(const struct smtp_session *s);
 bool smtp_auth_offered(const struct smtp_session *s);
+/* An LMTP listener's session (RFC 2033): LHLO, and a reply per recipient after the data. */
+bool smtp_lmtp(const struct smtp_session *s);
 /* Queue "<code> <hostname> <text>", drop the transaction, and drop all further input. */
 void smtp_close(struct smtp_session *s, struct obuf *out, const char *code, const char *text);
 
@@ -124,6 +127,11 @@ size_t smtp_data_input(struct smtp_session *s, const char *p, size_t n, bool *do
 void smtp_data_end(struct smtp_session *s, struct obuf *out);
 /* Drop the message in progress (nothing becomes visible) and the write buffer. */
 void smtp_data_abort(struct smtp_session *s);
+
+/* smtp_lmtp.c */
+/* LMTP after the final dot of an accepted message: deliver to each recipient on its own and queue one
+ * reply per recipient, in RCPT order. */
+void lmtp_commit(struct smtp_session *s, struct obuf *out);
 
 /* smtp_auth.c */
 void smtp_cmd_auth(struct smtp_session *s, const char *arg, size_t len, struct obuf *out);

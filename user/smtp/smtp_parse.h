@@ -24,6 +24,7 @@ enum smtp_verb {
 	SMTP_VERB_HELP,
 	SMTP_VERB_STARTTLS,
 	SMTP_VERB_AUTH,
+	SMTP_VERB_LHLO, /* LMTP's greeting (RFC 2033 4.1) */
 };
 
 struct smtp_command {

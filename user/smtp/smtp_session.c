@@ -54,6 +54,11 @@ bool smtp_auth_offered(const struct smtp_session *s)
 	return s->ctx.lc->proto == PROTO_SUBMISSION && (s->tls || s->ctx.lc->auth_plaintext);
 }
 
+bool smtp_lmtp(const struct smtp_session *s)
+{
+	return s->ctx.lc && s->ctx.lc->proto == PROTO_LMTP;
+}
+
 static bool starttls_offered(const struct smtp_session *s)
 {
 	return s->ctx.lc->tls == TLS_STARTTLS && !s->tls;
@@ -139,7 +144,7 @@ void smtp_session_free(struct smtp_session *s)
 
 void smtp_session_greeting(struct smtp_session *s, struct obuf *out)
 {
-	smtp_reply(s, out, "220 %s ESMTP originmail", smtp_hostname(s));
+	smtp_reply(s, out, "220 %s %s originmail", smtp_hostname(s), smtp_lmtp(s) ? "LMTP" : "ESMTP");
 }
 
 const char *smtp_session_last_event(const struct smtp_session *s)
@@ -162,7 +167,10 @@ const char *smtp_session_auth_user(const struct smtp_session *s)
 static void cmd_helo(struct smtp_session *s, bool esmtp, const char *arg, size_t len, struct obuf *out)
 {
 	if (!smtp_valid_helo(arg, len)) {
-		smtp_reply(s, out, "501 5.5.4 Syntax: %s hostname", esmtp ? "EHLO" : "HELO");
+		smtp_reply(s, out, "501 5.5.4 Syntax: %s hostname",
+		           smtp_lmtp(s) ? "LHLO"
+		           : esmtp      ? "EHLO"
+		                        : "HELO");
 		return;
 	}
 	char *h = dup_n(arg, len);
@@ -215,7 +223,10 @@ static void cmd_starttls(struct smtp_session *s, size_t arglen, struct obuf *out
 
 static void cmd_help(struct smtp_session *s, struct obuf *out)
 {
-	char list[160] = "HELO EHLO MAIL RCPT DATA RSET NOOP QUIT VRFY HELP";
+	char list[160];
+
+	snprintf(list, sizeof(list), "%s MAIL RCPT DATA RSET NOOP QUIT VRFY HELP",
+	         smtp_lmtp(s) ? "LHLO" : "HELO EHLO");
 
 	if (starttls_offered(s))
 		strcat(list, " STARTTLS");
@@ -232,7 +243,16 @@ static void command(struct smtp_session *s, const char *line, size_t len, struct
 	switch (c.verb) {
 	case SMTP_VERB_HELO:
 	case SMTP_VERB_EHLO:
-		cmd_helo(s, c.verb == SMTP_VERB_EHLO, c.arg, c.arg_len, out);
+		if (smtp_lmtp(s))
+			smtp_reply(s, out, "500 5.5.1 Error: this is LMTP, send LHLO");
+		else
+			cmd_helo(s, c.verb == SMTP_VERB_EHLO, c.arg, c.arg_len, out);
+		break;
+	case SMTP_VERB_LHLO:
+		if (smtp_lmtp(s))
+			cmd_helo(s, true, c.arg, c.arg_len, out);
+		else
+			smtp_reply(s, out, "500 5.5.2 Error: command not recognized");
 		break;
 	case SMTP_VERB_MAIL:
 		smtp_cmd_mail(s, c.arg, c.arg_len, out);

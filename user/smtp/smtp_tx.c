@@ -285,13 +285,14 @@ void smtp_date(char *buf, size_t cap)
 /* RFC 3848 and RFC 6531 3.7.3 "with" keywords. */
 static const char *with_proto(const struct smtp_session *s)
 {
-	static const char *const names[2][4] = {
+	static const char *const names[3][4] = {
 	        {"ESMTP", "ESMTPA", "ESMTPS", "ESMTPSA"},
 	        {"UTF8SMTP", "UTF8SMTPA", "UTF8SMTPS", "UTF8SMTPSA"},
+	        {"LMTP", "LMTPA", "LMTPS", "LMTPSA"},
 	};
 	if (!s->esmtp)
 		return "SMTP";
-	return names[s->smtputf8][(s->tls ? 2 : 0) + (s->auth_user ? 1 : 0)];
+	return names[smtp_lmtp(s) ? 2 : s->smtputf8][(s->tls ? 2 : 0) + (s->auth_user ? 1 : 0)];
 }
 
 /* Return-Path (4.4: added at final delivery) and our Received line. */
@@ -305,7 +306,11 @@ static void write_trace(struct smtp_session *s)
 		ext[0] = '\0'; /* <> */
 	smtp_date(date, sizeof(date));
 	obuf_printf(&h, "Return-Path: <%s>\r\n", ext);
-	obuf_printf(&h, "Received: from %s ([%s]:%u)\r\n", s->helo, o->client_ip, (unsigned)o->client_port);
+	if (o->unix_peer) /* a local process: its uid is what there is to say */
+		obuf_printf(&h, "Received: from %s (%s)\r\n", s->helo, o->client_ip);
+	else
+		obuf_printf(&h, "Received: from %s ([%s]:%u)\r\n", s->helo, o->client_ip,
+		            (unsigned)o->client_port);
 	if (o->via_proxy)
 		obuf_printf(&h, "\tvia proxy [%s]:%u\r\n", o->peer_ip, (unsigned)o->peer_port);
 	if (s->tls)
@@ -357,7 +362,8 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len, struct o
 		return;
 	}
 	if (s->nrcpt + s->nrelay == 0) {
-		smtp_reply(s, out, "554 5.5.1 Error: no valid recipients");
+		/* RFC 2033 4.2: 503 in LMTP */
+		smtp_reply(s, out, "%s 5.5.1 Error: no valid recipients", smtp_lmtp(s) ? "503" : "554");
 		return;
 	}
 	new_id(s->id, sizeof(s->id));
@@ -389,7 +395,7 @@ void smtp_cmd_data(struct smtp_session *s, const char *arg, size_t len, struct o
 
 void smtp_reply_failed(struct smtp_session *s, struct obuf *out)
 {
-	smtp_reply(s, out, s->storage_full ? SMTP_REPLY_FULL : "451 4.3.0 Local delivery failed");
+	smtp_reply(s, out, "%s", s->storage_full ? SMTP_REPLY_FULL : SMTP_REPLY_FAILED);
 }
 
 bool smtp_tx_commit(struct smtp_session *s)

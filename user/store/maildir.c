@@ -340,6 +340,23 @@ static bool link_one(const struct maildir_tx *tx, const char *maildir, bool *mad
 	return false;
 }
 
+/* The tmp file complete and on disk, closed: ready to be linked. */
+static bool tx_finish_file(struct maildir_tx *tx, char *err, size_t errlen)
+{
+	if (!flush(tx) || fsync(tx->fd) != 0) {
+		errno = tx->error ? tx->error : errno;
+		snprintf(err, errlen, "write %s: %s", tx->tmp, strerror(errno));
+		return false;
+	}
+	int fd = tx->fd;
+	tx->fd = -1;
+	if (close(fd) != 0) {
+		snprintf(err, errlen, "close %s: %s", tx->tmp, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 bool maildir_tx_commit(struct maildir_tx *tx, const char *const *maildirs, size_t n, char *err, size_t errlen)
 {
 	char path[PATH_MAX];
@@ -354,17 +371,8 @@ bool maildir_tx_commit(struct maildir_tx *tx, const char *const *maildirs, size_
 		snprintf(err, errlen, "maildir: no recipients");
 		goto out;
 	}
-	if (!flush(tx) || fsync(tx->fd) != 0) {
-		errno = tx->error ? tx->error : errno;
-		snprintf(err, errlen, "write %s: %s", tx->tmp, strerror(errno));
+	if (!tx_finish_file(tx, err, errlen))
 		goto out;
-	}
-	int fd = tx->fd;
-	tx->fd = -1;
-	if (close(fd) != 0) {
-		snprintf(err, errlen, "close %s: %s", tx->tmp, strerror(errno));
-		goto out;
-	}
 	linked = calloc(n, sizeof(*linked));
 	if (!linked) {
 		snprintf(err, errlen, "maildir: out of memory");
@@ -394,6 +402,37 @@ out:;
 	maildir_tx_abort(tx); /* closes if still open, removes the tmp name, frees */
 	errno = e;
 	return ok;
+}
+
+size_t maildir_tx_commit_each(struct maildir_tx *tx, const char *const *maildirs, size_t n, int *errs,
+                              char *err, size_t errlen)
+{
+	char path[PATH_MAX];
+	size_t done = 0;
+	int e = 0;
+
+	if (!tx_finish_file(tx, err, errlen))
+		e = errno ? errno : EIO;
+	for (size_t i = 0; i < n; i++) {
+		bool made = false;
+		errs[i] = e;
+		if (e)
+			continue;
+		if (!link_one(tx, maildirs[i], &made, err, errlen)) {
+			errs[i] = errno ? errno : EIO;
+			continue;
+		}
+		if (made && (!join(path, sizeof(path), maildirs[i], "/new", "") || !fsync_dir(path))) {
+			errs[i] = errno ? errno : EIO;
+			snprintf(err, errlen, "fsync %s/new: %s", maildirs[i], strerror(errs[i]));
+			if (join(path, sizeof(path), maildirs[i], "/new/", tx->name))
+				unlink(path); /* not durable: not acknowledged, so not visible either */
+			continue;
+		}
+		done++;
+	}
+	maildir_tx_abort(tx);
+	return done;
 }
 
 /* Skip 1+ decimal digits; NULL if there are none. */

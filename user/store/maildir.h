@@ -28,6 +28,11 @@ int maildir_tx_error(const struct maildir_tx *tx);
  * name. On failure nothing is visible in any new/, and errno says why. Frees tx either way. */
 bool maildir_tx_commit(struct maildir_tx *tx, const char *const *maildirs, size_t n, char *err,
                        size_t errlen);
+/* The same for recipients that succeed or fail on their own (LMTP): errs[i] gets 0 when maildirs[i]/new
+ * has the message durably, else the errno of its failure (err says the last one). Returns how many got
+ * it. Frees tx. */
+size_t maildir_tx_commit_each(struct maildir_tx *tx, const char *const *maildirs, size_t n, int *errs,
+                              char *err, size_t errlen);
 /* Remove the tmp file; frees tx. */
 void maildir_tx_abort(struct maildir_tx *tx);
 
