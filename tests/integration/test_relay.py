@@ -262,7 +262,14 @@ try:
     t.check(a.wait_log(f"relay: {qid3} to <dave@elsewhere.example> via {RELAY}: deferred: cannot connect to "
                        f"{RELAY}: connect: Connection refused", 10), "A logs: deferred (B is down)", a.log()[-1500:])
     t.check(queued(A_QUEUE) == [qid3], "the message stays queued", queued(A_QUEUE))
-    env = read(os.path.join(A_QUEUE, qid3, "envelope"))
+    # The worker logs the deferral, then rewrites the envelope (atomically): give it a moment.
+    def envelope():
+        try:
+            return read(os.path.join(A_QUEUE, qid3, "envelope"))
+        except OSError:
+            return ""
+    poll(lambda: "\nerror cannot connect" in envelope(), 5)
+    env = envelope()
     t.check("\nrcpt dave@elsewhere.example\n" in env and "\nerror cannot connect" in env and "\nattempts " in env,
             "its envelope keeps the recipient, the attempts and the last error", env)
     b = Daemon(tmp, config_b, "b2")
