@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -281,6 +282,10 @@ static void on_accept(struct server *s, struct listener *l)
 			}
 			return;
 		}
+		/* Each reply is written whole: Nagle would only hold a second write (a FETCH's next piece, a
+		 * reply after a worker's answer) for the peer's delayed ACK. */
+		if (l->addr.sa.sa_family != AF_UNIX)
+			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		conn_accept(s, l, fd);
 	}
 }
