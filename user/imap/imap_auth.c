@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth_pool.h"
+#include "auth/auth_wait.h"
 #include "imap/imap_internal.h"
 #include "metrics/metrics.h"
 #include "store/folders.h"
@@ -57,41 +57,12 @@ static void success(struct imap_session *s, struct obuf *out, const char *tag, c
 	obuf_puts(out, "] Logged in\r\n");
 }
 
-static void wake(void *arg)
+void imap_auth_finish(struct imap_session *s, struct obuf *out, bool ok)
 {
-	struct imap_session *s = arg;
-
-	s->wake(s->wake_ctx);
-}
-
-/* On a worker when the connection can be woken (imap_session_set_waker) and a pool runs; else here. */
-static bool check_later(struct imap_session *s, const char *tag, const char *user, const char *pass)
-{
-	const struct passwd_db *db = s->ctx.users;
-	struct auth_pool *pool = auth_pool_current();
-	bool exists;
-
-	if (!pool || !s->wake || strlen(user) >= sizeof(s->auth_user) || strlen(tag) >= sizeof(s->auth_tag))
-		return false;
-	const char *setting = passwd_db_setting(db, user, &exists);
-	s->auth_job = auth_pool_submit(pool, setting, exists, pass, wake, s);
-	if (!s->auth_job)
-		return false;
-	snprintf(s->auth_tag, sizeof(s->auth_tag), "%s", tag);
-	snprintf(s->auth_user, sizeof(s->auth_user), "%s", user);
-	return true;
-}
-
-void imap_auth_finish(struct imap_session *s, struct obuf *out)
-{
-	bool ok = auth_job_ok(s->auth_job);
-
-	auth_job_free(s->auth_job);
-	s->auth_job = NULL;
 	if (ok)
-		success(s, out, s->auth_tag, s->auth_user);
+		success(s, out, s->auth.tag, s->auth.user);
 	else
-		failure(s, out, s->auth_tag, s->auth_user);
+		failure(s, out, s->auth.tag, s->auth.user);
 }
 
 static void check(struct imap_session *s, struct obuf *out, const char *tag, const char *user,
@@ -99,7 +70,9 @@ static void check(struct imap_session *s, struct obuf *out, const char *tag, con
 {
 	const struct passwd_db *db = s->ctx.users;
 
-	if (db && *user && check_later(s, tag, user, pass))
+	/* On a worker when the connection can be woken (imap_session_set_waker) and a pool runs; else here.
+	 */
+	if (db && *user && auth_wait_submit(&s->auth, db, user, tag, pass))
 		return;
 	if (db && *user && passwd_db_verify(db, user, pass))
 		success(s, out, tag, user);

@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "auth/auth_wait.h"
 #include "imap/imap.h"
 #include "imap/imap_parse.h"
 #include "store/mailbox.h"
@@ -84,13 +85,8 @@ struct imap_session {
 	/* A FETCH whose responses are still being written (imap_fetch.c): commands after it wait. */
 	struct fetch_job *fetch;
 	unsigned long progress; /* complete lines and literal blocks taken (imap_session_progress) */
-	/* A LOGIN/AUTHENTICATE whose password a worker thread checks (auth_pool.h): commands after it wait.
-	 */
-	struct auth_job *auth_job;
-	char auth_tag[72], auth_user[256];
-	void (*wake)(void *ctx); /* the connection's: call when the check is done */
-	void *wake_ctx;
-	uint64_t lit_run; /* literal octets since progress last grew */
+	struct auth_wait auth;  /* a LOGIN/AUTHENTICATE checked on a worker: commands after it wait */
+	uint64_t lit_run;       /* literal octets since progress last grew */
 };
 
 /* A command handler: the parser is after "tag SP name", at the SP before arguments (or the end). */
@@ -108,8 +104,8 @@ void imap_capabilities(const struct imap_session *s, struct obuf *out);
 void imap_bye(struct imap_session *s, struct obuf *out, const char *text);
 void imap_command(struct imap_session *s, char *line, size_t len, struct obuf *out);
 
-/* imap_auth.c: the answer to a LOGIN/AUTHENTICATE checked on a worker, once auth_job is finished. */
-void imap_auth_finish(struct imap_session *s, struct obuf *out);
+/* imap_auth.c: the answer to a LOGIN/AUTHENTICATE checked on a worker (auth_wait_take). */
+void imap_auth_finish(struct imap_session *s, struct obuf *out, bool ok);
 
 /* imap_reader.c */
 size_t imap_read(struct imap_session *s, const char *data, size_t len, struct obuf *out);

@@ -248,7 +248,7 @@ size_t imap_read(struct imap_session *s, const char *data, size_t len, struct ob
 			imap_bye(s, out, "Too many invalid commands");
 		if (s->auth_failures != failures && s->mode != M_CLOSED)
 			return pos; /* the rest waits: the caller may delay this reply */
-		if ((s->fetch || s->auth_job) && s->mode != M_CLOSED)
+		if ((s->fetch || auth_wait_busy(&s->auth)) && s->mode != M_CLOSED)
 			return pos; /* what follows waits until the response is written */
 	}
 	return len;

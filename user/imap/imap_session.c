@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth_pool.h"
 #include "imap/imap_internal.h"
 
 #define ANY (1u << IS_NOAUTH | 1u << IS_AUTH | 1u << IS_SELECTED)
@@ -310,7 +309,7 @@ void imap_session_free(struct imap_session *s)
 	if (!s)
 		return;
 	imap_fetch_drop(s);
-	auth_job_free(s->auth_job); /* a check still running: its answer is dropped */
+	auth_wait_cancel(&s->auth);
 	imap_deselect(s);
 	free(s->cmd);
 	free(s->user);
@@ -332,13 +331,14 @@ size_t imap_session_input(struct imap_session *s, const char *data, size_t len, 
 	enum imap_mode entry = s->mode;
 
 	s->event[0] = '\0';
-	if (s->auth_job) { /* a password check on a worker: its answer first, then the rest */
-		if (!auth_job_finished(s->auth_job)) {
+	if (auth_wait_busy(&s->auth)) { /* a password check on a worker: its answer first, then the rest */
+		bool ok;
+		if (!auth_wait_take(&s->auth, &ok)) {
 			*act = IMAP_CONTINUE;
 			return 0;
 		}
 		unsigned failures = s->auth_failures;
-		imap_auth_finish(s, out);
+		imap_auth_finish(s, out, ok);
 		if (s->mode == M_CLOSED) {
 			*act = IMAP_CLOSE;
 			return len;
@@ -363,13 +363,12 @@ size_t imap_session_input(struct imap_session *s, const char *data, size_t len, 
 
 bool imap_session_busy(const struct imap_session *s)
 {
-	return s->fetch || s->auth_job;
+	return s->fetch || auth_wait_busy(&s->auth);
 }
 
 void imap_session_set_waker(struct imap_session *s, void (*wake)(void *ctx), void *ctx)
 {
-	s->wake = wake;
-	s->wake_ctx = ctx;
+	auth_wait_set_waker(&s->auth, wake, ctx);
 }
 
 void imap_session_resume(struct imap_session *s, struct obuf *out)

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/auth_pool.h"
 #include "metrics/metrics.h"
 #include "pop3/pop3_internal.h"
 #include "smtp/smtp_parse.h"
@@ -47,46 +46,21 @@ static void success(struct pop3_session *s, struct obuf *out, const char *user)
 	obuf_printf(out, "+OK Logged in, %zu messages\r\n", s->nmsgs);
 }
 
-static void wake(void *arg)
+void pop3_auth_finish(struct pop3_session *s, struct obuf *out, bool ok)
 {
-	struct pop3_session *s = arg;
-
-	s->wake(s->wake_ctx);
-}
-
-/* On a worker when the connection can be woken (pop3_session_set_waker) and a pool runs; else here. */
-static bool check_later(struct pop3_session *s, const char *user, const char *pass)
-{
-	struct auth_pool *pool = auth_pool_current();
-	bool exists;
-
-	if (!pool || !s->wake || strlen(user) >= sizeof(s->auth_pending))
-		return false;
-	const char *setting = passwd_db_setting(s->ctx.users, user, &exists);
-	s->auth_job = auth_pool_submit(pool, setting, exists, pass, wake, s);
-	if (!s->auth_job)
-		return false;
-	snprintf(s->auth_pending, sizeof(s->auth_pending), "%s", user);
-	return true;
-}
-
-void pop3_auth_finish(struct pop3_session *s, struct obuf *out)
-{
-	bool ok = auth_job_ok(s->auth_job);
-
-	auth_job_free(s->auth_job);
-	s->auth_job = NULL;
 	if (ok)
-		success(s, out, s->auth_pending);
+		success(s, out, s->auth.user);
 	else
-		failure(s, out, s->auth_pending);
+		failure(s, out, s->auth.user);
 }
 
 static void check(struct pop3_session *s, struct obuf *out, const char *user, const char *pass)
 {
 	const struct passwd_db *db = s->ctx.users;
 
-	if (db && *user && check_later(s, user, pass))
+	/* On a worker when the connection can be woken (pop3_session_set_waker) and a pool runs; else here.
+	 */
+	if (db && *user && auth_wait_submit(&s->auth, db, user, NULL, pass))
 		return;
 	if (db && *user && passwd_db_verify(db, user, pass))
 		success(s, out, user);

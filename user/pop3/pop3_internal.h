@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth_wait.h"
 #include "pop3/pop3.h"
 #include "store/mailbox.h"
 
@@ -56,12 +57,8 @@ struct pop3_session {
 
 	unsigned errors, auth_failures;
 	unsigned long progress;
-	/* A PASS/AUTH whose password a worker thread checks (auth_pool.h): commands after it wait. */
-	struct auth_job *auth_job;
-	char auth_pending[256];  /* the name it is for */
-	void (*wake)(void *ctx); /* the connection's: call when the check is done */
-	void *wake_ctx;
-	char *user_arg; /* USER given, waiting for PASS */
+	struct auth_wait auth; /* a PASS/AUTH checked on a worker: commands after it wait */
+	char *user_arg;        /* USER given, waiting for PASS */
 	char event[160];
 
 	/* TRANSACTION: the maildrop. */
@@ -76,8 +73,8 @@ struct pop3_session {
 	struct pop3_stuff stuff;
 };
 
-/* pop3_auth.c: the answer to a login checked on a worker, once auth_job is finished. */
-void pop3_auth_finish(struct pop3_session *s, struct obuf *out);
+/* pop3_auth.c: the answer to a login checked on a worker (auth_wait_take). */
+void pop3_auth_finish(struct pop3_session *s, struct obuf *out, bool ok);
 
 /* pop3_session.c */
 __attribute__((format(printf, 2, 3))) void pop3_event(struct pop3_session *s, const char *fmt, ...);

@@ -7,7 +7,6 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "auth/auth_pool.h"
 #include "pop3/pop3_internal.h"
 
 #define AUT (1u << PS_AUTH)
@@ -249,7 +248,7 @@ static size_t read_lines(struct pop3_session *s, const char *data, size_t len, s
 			pop3_close(s, out, "-ERR Too many invalid commands");
 		if (s->auth_failures != failures && s->mode != PM_CLOSED)
 			return pos; /* the rest waits: the caller may delay this reply */
-		if ((s->send_fd >= 0 || s->auth_job) && s->mode != PM_CLOSED)
+		if ((s->send_fd >= 0 || auth_wait_busy(&s->auth)) && s->mode != PM_CLOSED)
 			return pos; /* what follows waits until the response is written, or the check is done
 			             */
 	}
@@ -281,7 +280,7 @@ void pop3_session_free(struct pop3_session *s)
 	if (!s)
 		return;
 	pop3_send_drop(s);
-	auth_job_free(s->auth_job); /* a check still running: its answer is dropped */
+	auth_wait_cancel(&s->auth);
 	pop3_maildrop_close(s);
 	line_reset(s);
 	free(s->line);
@@ -302,13 +301,14 @@ size_t pop3_session_input(struct pop3_session *s, const char *data, size_t len, 
 	enum pop3_mode entry = s->mode;
 
 	s->event[0] = '\0';
-	if (s->auth_job) { /* a password check on a worker: its answer first, then the rest */
-		if (!auth_job_finished(s->auth_job)) {
+	if (auth_wait_busy(&s->auth)) { /* a password check on a worker: its answer first, then the rest */
+		bool ok;
+		if (!auth_wait_take(&s->auth, &ok)) {
 			*act = POP3_CONTINUE;
 			return 0;
 		}
 		unsigned failures = s->auth_failures;
-		pop3_auth_finish(s, out);
+		pop3_auth_finish(s, out, ok);
 		if (s->mode == PM_CLOSED) {
 			*act = POP3_CLOSE;
 			return len;
@@ -333,13 +333,12 @@ size_t pop3_session_input(struct pop3_session *s, const char *data, size_t len, 
 
 bool pop3_session_busy(const struct pop3_session *s)
 {
-	return s->send_fd >= 0 || s->auth_job;
+	return s->send_fd >= 0 || auth_wait_busy(&s->auth);
 }
 
 void pop3_session_set_waker(struct pop3_session *s, void (*wake)(void *ctx), void *ctx)
 {
-	s->wake = wake;
-	s->wake_ctx = ctx;
+	auth_wait_set_waker(&s->auth, wake, ctx);
 }
 
 void pop3_session_resume(struct pop3_session *s, struct obuf *out)

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include "auth/auth_pool.h"
 #include "metrics/metrics.h"
 #include "smtp/smtp_internal.h"
 
@@ -73,46 +72,21 @@ static void failure(struct smtp_session *s, const char *user, struct obuf *out)
 		smtp_close(s, out, "421 4.7.0", "Error: too many failures");
 }
 
-static void wake(void *arg)
+void smtp_auth_finish(struct smtp_session *s, struct obuf *out, bool ok)
 {
-	struct smtp_session *s = arg;
-
-	s->wake(s->wake_ctx);
-}
-
-/* On a worker when the connection can be woken (smtp_session_set_waker) and a pool runs; else here. */
-static bool check_later(struct smtp_session *s, const char *user, const char *pass)
-{
-	struct auth_pool *pool = auth_pool_current();
-	bool exists;
-
-	if (!pool || !s->wake || strlen(user) >= sizeof(s->auth_pending))
-		return false;
-	const char *setting = passwd_db_setting(s->ctx.users, user, &exists);
-	s->auth_job = auth_pool_submit(pool, setting, exists, pass, wake, s);
-	if (!s->auth_job)
-		return false;
-	snprintf(s->auth_pending, sizeof(s->auth_pending), "%s", user);
-	return true;
-}
-
-void smtp_auth_finish(struct smtp_session *s, struct obuf *out)
-{
-	bool ok = auth_job_ok(s->auth_job);
-
-	auth_job_free(s->auth_job);
-	s->auth_job = NULL;
 	if (ok)
-		success(s, s->auth_pending, out);
+		success(s, s->auth.user, out);
 	else
-		failure(s, s->auth_pending, out);
+		failure(s, s->auth.user, out);
 }
 
 static void check(struct smtp_session *s, const char *user, const char *pass, struct obuf *out)
 {
 	const struct passwd_db *db = s->ctx.users;
 
-	if (db && *user && check_later(s, user, pass))
+	/* On a worker when the connection can be woken (smtp_session_set_waker) and a pool runs; else here.
+	 */
+	if (db && *user && auth_wait_submit(&s->auth, db, user, NULL, pass))
 		return;
 	/* passwd_db_verify does the same work for unknown users; an empty name is not worth a hash. */
 	if (db && *user && passwd_db_verify(db, user, pass))

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "auth/auth_wait.h"
 #include "smtp/smtp.h"
 #include "smtp/smtp_parse.h"
 
@@ -76,18 +77,14 @@ struct smtp_session {
 	unsigned long progress; /* complete lines (commands, message lines) taken: smtp_session_progress */
 	size_t data_run;        /* message octets since progress last grew */
 
-	/* An AUTH whose password a worker thread checks (auth_pool.h): commands after it wait. */
-	struct auth_job *auth_job;
-	char auth_pending[256];  /* the name it is for */
-	void (*wake)(void *ctx); /* the connection's: call when the check is done */
-	void *wake_ctx;
+	struct auth_wait auth; /* an AUTH checked on a worker: commands after it wait */
 
 	char id[24];     /* the queue id of the current message */
 	char event[160]; /* what the last input call did worth logging, or "" */
 };
 
-/* smtp_auth.c: the answer to an AUTH checked on a worker, once auth_job is finished. */
-void smtp_auth_finish(struct smtp_session *s, struct obuf *out);
+/* smtp_auth.c: the answer to an AUTH checked on a worker (auth_wait_take). */
+void smtp_auth_finish(struct smtp_session *s, struct obuf *out, bool ok);
 
 /* smtp_session.c */
 __attribute__((format(printf, 3, 4))) void smtp_reply(struct smtp_session *s, struct obuf *out,

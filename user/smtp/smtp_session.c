@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth_pool.h"
 #include "smtp/smtp_internal.h"
 
 static char *dup_n(const char *s, size_t n)
@@ -133,7 +132,7 @@ void smtp_session_free(struct smtp_session *s)
 	if (!s)
 		return;
 	smtp_auth_clear(s);
-	auth_job_free(s->auth_job); /* a check still running: its answer is dropped */
+	auth_wait_cancel(&s->auth);
 	smtp_tx_reset(s);
 	free(s->rcpts);
 	free(s->helo);
@@ -340,10 +339,11 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, 
 
 	*act = SMTP_CONTINUE;
 	s->event[0] = '\0';
-	if (s->auth_job) { /* a password check on a worker: its answer first, then the rest */
-		if (!auth_job_finished(s->auth_job))
+	if (auth_wait_busy(&s->auth)) { /* a password check on a worker: its answer first, then the rest */
+		bool ok;
+		if (!auth_wait_take(&s->auth, &ok))
 			return 0;
-		smtp_auth_finish(s, out);
+		smtp_auth_finish(s, out, ok);
 		if (s->mode == MODE_CLOSED) {
 			*act = SMTP_CLOSE;
 			return len;
@@ -401,7 +401,7 @@ size_t smtp_session_input(struct smtp_session *s, const char *data, size_t len, 
 			smtp_event(s, "too many errors");
 			smtp_close(s, out, "421 4.7.0", "Error: too many errors");
 		}
-		if (s->auth_failures != failures || s->auth_job)
+		if (s->auth_failures != failures || auth_wait_busy(&s->auth))
 			break; /* the rest waits: the caller may delay this reply, or it waits for the check
 			        */
 	}
@@ -450,13 +450,12 @@ bool smtp_session_in_data(const struct smtp_session *s)
 
 bool smtp_session_busy(const struct smtp_session *s)
 {
-	return s->auth_job != NULL;
+	return auth_wait_busy(&s->auth);
 }
 
 void smtp_session_set_waker(struct smtp_session *s, void (*wake)(void *ctx), void *ctx)
 {
-	s->wake = wake;
-	s->wake_ctx = ctx;
+	auth_wait_set_waker(&s->auth, wake, ctx);
 }
 
 unsigned long smtp_session_progress(const struct smtp_session *s)
