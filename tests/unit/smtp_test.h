@@ -125,8 +125,7 @@ struct client {
 	struct smtp_ctx ctx;
 	struct smtp_session *s;
 	struct obuf out;
-	char *pend;
-	size_t plen;
+	struct obuf in; /* what the session left unconsumed */
 	enum smtp_action act;
 	bool starttls, closed;
 };
@@ -153,33 +152,25 @@ static inline void c_close(struct client *c)
 {
 	smtp_session_free(c->s);
 	obuf_free(&c->out);
-	free(c->pend);
+	obuf_free(&c->in);
 	c->s = NULL;
 }
 
 static inline void c_send_n(struct client *c, const char *data, size_t len)
 {
-	char *p = realloc(c->pend, c->plen + len + 1);
-	assert_non_null(p);
-	if (!p)
-		return;
-	c->pend = p;
-	memcpy(c->pend + c->plen, data, len);
-	c->plen += len;
-	size_t n = smtp_session_input(c->s, c->pend, c->plen, &c->out, &c->act);
-	assert_true(n <= c->plen);
-	if (n > c->plen)
-		n = c->plen;
+	obuf_append(&c->in, data, len);
+	assert_false(c->in.oom);
+	size_t n = smtp_session_input(c->s, c->in.data ? c->in.data : "", c->in.len, &c->out, &c->act);
+	assert_true(n <= c->in.len);
 	if (c->act == SMTP_STARTTLS)
 		c->starttls = true;
 	if (c->act == SMTP_CLOSE)
 		c->closed = true;
 	if (c->act != SMTP_CONTINUE)
-		assert_int_equal(n, c->plen); /* the rest is consumed and ignored */
-	else if (n < c->plen && !smtp_session_in_data(c->s))
-		assert_true(c->plen - n < cfg.max_line); /* only an incomplete line is left */
-	memmove(c->pend, c->pend + n, c->plen - n);
-	c->plen -= n;
+		assert_int_equal(n, c->in.len); /* the rest is consumed and ignored */
+	else if (n < c->in.len && !smtp_session_in_data(c->s))
+		assert_true(c->in.len - n < cfg.max_line); /* only an incomplete line is left */
+	obuf_consume(&c->in, n);
 }
 
 static inline void c_send(struct client *c, const char *data)

@@ -214,7 +214,7 @@ static void test_starttls(void **state)
 	    "250-ENHANCEDSTATUSCODES\r\n250-SMTPUTF8\r\n250 STARTTLS\r\n220 2.0.0 Ready to start TLS\r\n");
 	assert_true(c.starttls);
 	assert_int_equal(c.act, SMTP_STARTTLS);
-	assert_int_equal(c.plen, 0);
+	assert_int_equal(c.in.len, 0);
 	smtp_session_tls_started(c.s, "TLSv1.3 TLS_AES_128_GCM_SHA256");
 	/* Everything from before is forgotten: EHLO again. */
 	say(&c, "MAIL FROM:<a@b.example>\r\n", "503 5.5.1 Error: send HELO/EHLO first\r\n");

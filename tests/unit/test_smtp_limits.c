@@ -81,10 +81,10 @@ static void test_line_too_long(void **state)
 	memset(line, 'y', 1500);
 	c_send_n(&c, line, 999);
 	c_expect(&c, "");
-	assert_int_equal(c.plen, 999);
+	assert_int_equal(c.in.len, 999);
 	c_send_n(&c, line, 1);
 	c_expect(&c, "500 5.5.2 Error: line too long\r\n");
-	assert_int_equal(c.plen, 0);
+	assert_int_equal(c.in.len, 0);
 	c_send_n(&c, line, 1500);
 	c_expect(&c, "");
 	say(&c, "yyy\r\nNOOP\r\n", "250 2.0.0 Ok\r\n");

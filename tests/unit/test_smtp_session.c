@@ -133,7 +133,7 @@ static void test_commands(void **state)
 	assert_false(c.closed);
 	say(&c, "QUIT\r\nNOOP\r\n", "221 2.0.0 Bye\r\n");
 	assert_true(c.closed);
-	assert_int_equal(c.plen, 0);
+	assert_int_equal(c.in.len, 0);
 	/* After QUIT everything is ignored. */
 	say(&c, "NOOP\r\n", "");
 	assert_int_equal(c.act, SMTP_CLOSE);
