@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/auth_wait.h"
 #include "imap/imap_internal.h"
 #include "metrics/metrics.h"
 #include "store/folders.h"
@@ -70,8 +69,7 @@ static void check(struct imap_session *s, struct obuf *out, const char *tag, con
 {
 	const struct passwd_db *db = s->ctx.users;
 
-	/* On a worker when the connection can be woken (imap_session_set_waker) and a pool runs; else here.
-	 */
+	/* On a worker if a pool runs and the connection can be woken (imap_session_set_waker); else here. */
 	if (db && *user && auth_wait_submit(&s->auth, db, user, tag, pass))
 		return;
 	if (db && *user && passwd_db_verify(db, user, pass))

@@ -58,8 +58,7 @@ static void check(struct pop3_session *s, struct obuf *out, const char *user, co
 {
 	const struct passwd_db *db = s->ctx.users;
 
-	/* On a worker when the connection can be woken (pop3_session_set_waker) and a pool runs; else here.
-	 */
+	/* On a worker if a pool runs and the connection can be woken (pop3_session_set_waker); else here. */
 	if (db && *user && auth_wait_submit(&s->auth, db, user, NULL, pass))
 		return;
 	if (db && *user && passwd_db_verify(db, user, pass))

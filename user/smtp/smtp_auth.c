@@ -84,8 +84,7 @@ static void check(struct smtp_session *s, const char *user, const char *pass, st
 {
 	const struct passwd_db *db = s->ctx.users;
 
-	/* On a worker when the connection can be woken (smtp_session_set_waker) and a pool runs; else here.
-	 */
+	/* On a worker if a pool runs and the connection can be woken (smtp_session_set_waker); else here. */
 	if (db && *user && auth_wait_submit(&s->auth, db, user, NULL, pass))
 		return;
 	/* passwd_db_verify does the same work for unknown users; an empty name is not worth a hash. */
