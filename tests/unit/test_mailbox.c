@@ -165,6 +165,38 @@ static void test_new_uids_in_time_order(void **state)
 		assert_int_equal(strncmp(m->msgs[i].file, order[i], strlen(order[i])), 0);
 	}
 	mbox_close(m);
+
+	/* Later arrivals come after the listed ones whatever their names say, in time order among
+	 * themselves; one base name in both new/ and cur/ (a move cut short elsewhere) gets one UID. */
+	const char *later[] = {"new/1795528001.M7P1Q4.host", "new/1795527000.M1P1Q3.host",
+	                       "new/1795528002.M1P1Q5.host", "cur/1795528002.M1P1Q5.host:2,S"};
+	for (size_t i = 0; i < 4; i++) {
+		snprintf(p, sizeof(p), "%s/%s", f->md, later[i]);
+		FILE *fp = fopen(p, "w");
+		assert_non_null(fp);
+		fputs("Subject: y\r\n\r\ny\r\n", fp);
+		fclose(fp);
+	}
+	m = open_sync(f->md, 0);
+	assert_int_equal(m->count, 6);
+	const char *after[] = {"1795527000.M1P1Q3.host", "1795528001.M7P1Q4.host", "1795528002.M1P1Q5.host"};
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(m->msgs[i].uid, i + 1);
+		assert_int_equal(strncmp(m->msgs[i].file, order[i], strlen(order[i])), 0);
+		assert_int_equal(m->msgs[3 + i].uid, 4 + i);
+		assert_int_equal(strncmp(m->msgs[3 + i].file, after[i], strlen(after[i])), 0);
+	}
+	assert_int_equal(m->uidnext, 7);
+	mbox_close(m);
+	snprintf(p, sizeof(p), "%s/originmail-uidlist", f->md);
+	FILE *ul = fopen(p, "r");
+	assert_non_null(ul);
+	char line[256];
+	unsigned lines = 0;
+	while (fgets(line, sizeof(line), ul))
+		lines++;
+	fclose(ul);
+	assert_int_equal(lines, 1 + 6); /* the header, one line per name: no second UID for the pair */
 }
 
 static void test_flags_round_trip(void **state)

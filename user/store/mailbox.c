@@ -120,6 +120,12 @@ static bool unchanged(const struct mbox *m)
 	       n.tv_sec < m->scanned_at;
 }
 
+/* A name without a UID, with its delivery time parsed once for sorting. */
+struct unlisted {
+	unsigned long long sec, usec;
+	struct scan_entry *e;
+};
+
 /* Delivery time from a Maildir name "<sec>.M<usec>P...": seconds, then microseconds (0 if absent). The
  * microseconds are not zero-padded, so names do not sort by time as strings. */
 static void name_time(const char *f, unsigned long long *sec, unsigned long long *usec)
@@ -130,18 +136,15 @@ static void name_time(const char *f, unsigned long long *sec, unsigned long long
 	*usec = end[0] == '.' && end[1] == 'M' ? strtoull(end + 2, NULL, 10) : 0;
 }
 
-static int cmp_entry_name(const void *a, const void *b)
+static int cmp_unlisted(const void *a, const void *b)
 {
-	const char *x = ((const struct scan_entry *)a)->file, *y = ((const struct scan_entry *)b)->file;
-	unsigned long long xs, xu, ys, yu;
+	const struct unlisted *x = a, *y = b;
 
-	name_time(x, &xs, &xu);
-	name_time(y, &ys, &yu);
-	if (xs != ys)
-		return xs < ys ? -1 : 1;
-	if (xu != yu)
-		return xu < yu ? -1 : 1;
-	return strcmp(x, y);
+	if (x->sec != y->sec)
+		return x->sec < y->sec ? -1 : 1;
+	if (x->usec != y->usec)
+		return x->usec < y->usec ? -1 : 1;
+	return strcmp(x->e->file, y->e->file);
 }
 
 static int cmp_msg_uid(const void *a, const void *b)
@@ -150,34 +153,57 @@ static int cmp_msg_uid(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+static void add_msg(struct mbox_msg *msgs, size_t *n, struct scan_entry *e, uint32_t uid)
+{
+	msgs[(*n)++] = (struct mbox_msg){.uid = uid,
+	                                 .flags = (uint8_t)mbox_flags_from_info(e->file + e->namelen),
+	                                 .in_new = e->in_new,
+	                                 .file = e->file,
+	                                 .namelen = e->namelen};
+	e->file = NULL; /* the message owns it now */
+}
+
 /* The new message array from the scan; names without a UID get one, listed names without a file
  * leave the list. */
 static struct mbox_msg *build(const struct mbox *m, struct uidlist *u, struct scan_list *l, bool *dirty,
                               size_t *count)
 {
 	struct mbox_msg *msgs = calloc(l->n ? l->n : 1, sizeof(*msgs));
-	size_t n = 0;
+	struct unlisted *fresh = NULL;
+	size_t n = 0, nfresh = 0;
 
 	if (!msgs)
 		return NULL;
-	if (l->n) /* new names get UIDs in name (time) order */
-		qsort(l->e, l->n, sizeof(*l->e), cmp_entry_name);
 	for (size_t i = 0; i < l->n; i++) {
 		struct scan_entry *e = &l->e[i];
 		uint32_t uid = uidlist_lookup(u, e->file, e->namelen);
+		if (!uid) { /* after the listed ones, in delivery-time order */
+			if (!fresh && !(fresh = calloc(l->n, sizeof(*fresh)))) {
+				while (n)
+					free(msgs[--n].file);
+				free(msgs);
+				return NULL;
+			}
+			fresh[nfresh].e = e;
+			name_time(e->file, &fresh[nfresh].sec, &fresh[nfresh].usec);
+			nfresh++;
+			continue;
+		}
+		add_msg(msgs, &n, e, uid);
+	}
+	if (nfresh) /* only names without a UID are sorted: a SELECT of a known mailbox sorts nothing */
+		qsort(fresh, nfresh, sizeof(*fresh), cmp_unlisted);
+	for (size_t i = 0; i < nfresh; i++) {
+		struct scan_entry *e = fresh[i].e;
+		uint32_t uid = uidlist_lookup(u, e->file, e->namelen); /* the same name in new/ and cur/ */
 		if (!uid) {
 			uid = uidlist_assign(u, e->file, e->namelen);
 			*dirty = true;
-			if (!uid)
-				continue;
 		}
-		msgs[n++] = (struct mbox_msg){.uid = uid,
-		                              .flags = (uint8_t)mbox_flags_from_info(e->file + e->namelen),
-		                              .in_new = e->in_new,
-		                              .file = e->file,
-		                              .namelen = e->namelen};
-		e->file = NULL;
+		if (uid)
+			add_msg(msgs, &n, e, uid);
 	}
+	free(fresh);
 	if (n)
 		qsort(msgs, n, sizeof(*msgs), cmp_msg_uid);
 	/* The same base name in new/ and cur/ (a move interrupted elsewhere): keep one. */
