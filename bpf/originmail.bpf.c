@@ -271,18 +271,18 @@ static __always_inline int on_state(struct bpf_sock_ops *skops)
 	struct om_conn *c;
 	__u64 cookie;
 
-	if (!sk)
+	/* Only these matter: the others (FIN_WAIT2, TIME_WAIT, LAST_ACK, ...) leave before any lookup. */
+	if (!sk ||
+	    (newstate != BPF_TCP_CLOSE && newstate != BPF_TCP_FIN_WAIT1 && newstate != BPF_TCP_CLOSE_WAIT))
 		return 1;
 	st = bpf_sk_storage_get(&sk_store, sk, 0, 0);
 	if (!st) /* not one of ours: another instance's program handles it */
 		return 1;
 	cookie = st->cookie;
 	if (newstate != BPF_TCP_CLOSE) {
-		if (newstate == BPF_TCP_FIN_WAIT1 || newstate == BPF_TCP_CLOSE_WAIT) {
-			c = bpf_map_lookup_elem(&conns, &cookie);
-			if (c)
-				c->state = OM_STATE_CLOSING;
-		}
+		c = bpf_map_lookup_elem(&conns, &cookie);
+		if (c)
+			c->state = OM_STATE_CLOSING;
 		return 1;
 	}
 	struct om_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);

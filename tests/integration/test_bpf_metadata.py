@@ -6,6 +6,7 @@ connect directly; 127.0.0.1 is neither. The test uses its own pin directory and 
 /sys/fs/bpf/originmail, which live instances may share) and removes both, even on failure."""
 import json
 import os
+import re
 import shutil
 import signal
 import smtplib
@@ -169,9 +170,15 @@ try:
     t.check(any(ln.split()[0] == str(e["cookie"] if e else 0) and " smtp " in ln and " no " in ln
                 for ln in octl("conns").stdout.splitlines()[1:]), "originctl conns table: protocol and TLS columns")
     s.sendall(b"QUIT\r\n")
-    smtp_lines(s)
+    bye = smtp_lines(s)
     s.close()
     t.check(wait_for(lambda: find(P["a"], pport) is None), "entry gone after close (state callback)", entries())
+    sent = len("220 mx1.example.test ESMTP originmail\r\n") + len(bye.encode())
+    t.check(a.wait_log(f"BPF: close cookie {e['cookie'] if e else 0} from 127.0.0.2:{pport} after") and
+            f" {sent} bytes out (sk_msg)" in a.log(), "log: the close event's sk_msg count is what the client received",
+            a.log()[-1500:])
+    t.check(re.search(r"Connection from 203\.0\.113\.10 closed after \d+ ms, 6 bytes in, %d out\n" % sent, a.log()),
+            "log: the daemon's own close line counts the same bytes (QUIT in, banner and 221 out)", a.log()[-1500:])
     t.check(a.wait_log("BPF: open cookie") and a.wait_log(f"from 127.0.0.2:{pport} after"),
             "log: ring buffer open and close events (read after the privilege drop)", a.log()[-1500:])
     t.check(a.wait_log(f"BPF: close cookie") and "bytes out (sk_msg)" in a.log(), "log: close event has duration and bytes")

@@ -206,13 +206,19 @@ static void check_conn(struct om_bpf *b, int lfd, const char *src, const char *d
 	assert_int_equal(pp_sockaddr_port(&back), pp_sockaddr_port(&peer)); /* remote_port byte order */
 	assert_true(om_endpoint_to_sockaddr(&c.local, &back));
 	assert_int_equal(pp_sockaddr_port(&back), port); /* local_port byte order */
-	assert_int_equal(om_bpf_verdict(b, cookie, VERDICT_DENIED), verdict);
+	struct om_conn entry;
+	assert_int_equal(om_bpf_verdict(b, cookie, VERDICT_DENIED, &entry), verdict);
+	assert_int_equal(entry.cookie, cookie); /* the copy om_bpf_set_origin writes back */
+	assert_int_equal(entry.verdict, verdict);
+	assert_int_equal(om_bpf_verdict(b, cookie + 1000000, VERDICT_DENIED, &entry), VERDICT_DENIED);
+	assert_int_equal(entry.cookie, 0); /* no entry: nothing to write back */
+	assert_int_equal(om_bpf_verdict(b, cookie, VERDICT_DENIED, &entry), verdict);
 
 	struct origin o = {.cookie = cookie};
 	pp_sockaddr_parse(&o.client, "203.0.113.10", 40000);
 	pp_sockaddr_parse(&o.dst, "192.0.2.25", 25);
 	snprintf(o.unique_id, sizeof(o.unique_id), "HAP-test");
-	om_bpf_set_origin(b, &o, 2, PROTO_SUBMISSION);
+	om_bpf_set_origin(b, &entry, &o, 2, PROTO_SUBMISSION); /* from the copy: one update */
 	assert_true(om_bpf_lookup(b, cookie, &c));
 	assert_int_equal(c.state, OM_STATE_ORIGIN);
 	assert_int_equal(c.proxy_version, 2);
@@ -221,6 +227,16 @@ static void check_conn(struct om_bpf *b, int lfd, const char *src, const char *d
 	assert_string_equal(c.unique_id, "HAP-test");
 	assert_int_equal(c.proto, OM_PROTO_SUBMISSION); /* in the same update */
 	assert_false(c.tls);
+	assert_int_equal(c.opened_ns, entry.opened_ns); /* the kernel's fields kept */
+	assert_int_equal(c.pid, getpid());
+
+	snprintf(o.unique_id, sizeof(o.unique_id), "HAP-again");
+	om_bpf_set_origin(b, NULL, &o, 1, PROTO_SMTP); /* no copy: read, then update */
+	assert_true(om_bpf_lookup(b, cookie, &c));
+	assert_string_equal(c.unique_id, "HAP-again");
+	assert_int_equal(c.proxy_version, 1);
+	assert_int_equal(c.proto, OM_PROTO_SMTP);
+	assert_int_equal(c.verdict, verdict);
 
 	close(srv);
 	close(cli);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "log/log.h"
@@ -84,6 +85,31 @@ static void test_other_stream_keeps_timestamps(void **state)
 	assert_null(strchr(out, '<'));
 }
 
+/* The pid is remembered (no getpid() per line), and asked again in a forked child (the relay worker). */
+static void test_child_logs_its_own_pid(void **state)
+{
+	(void)state;
+	char want[64];
+	capture(false);
+	log_warn("parent");
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		log_warn("child");
+		_exit(0);
+	}
+	int st;
+	assert_int_equal(waitpid(child, &st, 0), child);
+	log_warn("parent again");
+	const char *out = captured();
+	snprintf(want, sizeof(want), "[%d]: warning: parent\n", (int)getpid());
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "[%d]: warning: child\n", (int)child);
+	assert_non_null(strstr(out, want));
+	snprintf(want, sizeof(want), "[%d]: warning: parent again\n", (int)getpid());
+	assert_non_null(strstr(out, want));
+}
+
 static void test_no_journal_stream(void **state)
 {
 	(void)state;
@@ -99,6 +125,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_journal_prefixes),
 	        cmocka_unit_test(test_other_stream_keeps_timestamps),
+	        cmocka_unit_test(test_child_logs_its_own_pid),
 	        cmocka_unit_test(test_no_journal_stream),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -180,12 +180,12 @@ static int on_event(void *ctx, void *data, size_t len)
 		log_debug("BPF: open cookie %llu from %s to %s, verdict %s", (unsigned long long)e->cookie,
 		          peer, local, om_verdict_name(e->verdict));
 		break;
-	case OM_EV_CLOSE:
-		log_info("BPF: close cookie %llu from %s after %llu ms, %llu bytes out (sk_msg), %llu in, "
-		         "%llu acked",
-		         (unsigned long long)e->cookie, peer, (unsigned long long)(e->duration_ns / 1000000),
-		         (unsigned long long)e->bytes_out, (unsigned long long)e->bytes_received,
-		         (unsigned long long)e->bytes_acked);
+	case OM_EV_CLOSE: /* at debug too: the daemon's own close line has the length and the bytes */
+		log_debug("BPF: close cookie %llu from %s after %llu ms, %llu bytes out (sk_msg), %llu in, "
+		          "%llu acked",
+		          (unsigned long long)e->cookie, peer, (unsigned long long)(e->duration_ns / 1000000),
+		          (unsigned long long)e->bytes_out, (unsigned long long)e->bytes_received,
+		          (unsigned long long)e->bytes_acked);
 		break;
 	case OM_EV_DROP:
 		metrics_add(M_BPF_DROPPED_BYTES, e->bytes_out);
@@ -556,10 +556,13 @@ bool om_bpf_lookup(const struct om_bpf *b, uint64_t cookie, struct om_conn *out)
 	return cookie && bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.conns), &key, out) == 0;
 }
 
-enum peer_verdict om_bpf_verdict(const struct om_bpf *b, uint64_t cookie, enum peer_verdict user)
+enum peer_verdict om_bpf_verdict(const struct om_bpf *b, uint64_t cookie, enum peer_verdict user,
+                                 struct om_conn *entry)
 {
 	struct om_conn c;
 
+	if (entry)
+		entry->cookie = 0;
 	if (!om_bpf_lookup(b, cookie, &c) || c.verdict > OM_VERDICT_PROXY_OPTIONAL) {
 		log_debug("BPF: no entry for cookie %llu, the configuration's verdict applies",
 		          (unsigned long long)cookie);
@@ -568,28 +571,31 @@ enum peer_verdict om_bpf_verdict(const struct om_bpf *b, uint64_t cookie, enum p
 	if (c.verdict != (unsigned)user)
 		log_warn("BPF: kernel verdict %s differs from the configuration's %s (cookie %llu)",
 		         om_verdict_name(c.verdict), policy_verdict_name(user), (unsigned long long)cookie);
+	if (entry)
+		*entry = c;
 	return (enum peer_verdict)c.verdict;
 }
 
-void om_bpf_set_origin(const struct om_bpf *b, const struct origin *o, unsigned proxy_version,
-                       enum listener_proto proto)
+void om_bpf_set_origin(const struct om_bpf *b, struct om_conn *entry, const struct origin *o,
+                       unsigned proxy_version, enum listener_proto proto)
 {
 	__u64 key = o->cookie;
-	struct om_conn c;
+	struct om_conn read;
+	struct om_conn *c = entry && entry->cookie == key ? entry : &read;
 	int fd = bpf_map__fd(b->skel->maps.conns);
 
-	if (!key || bpf_map_lookup_elem(fd, &key, &c) != 0)
+	if (!key || (c == &read && bpf_map_lookup_elem(fd, &key, c) != 0))
 		return;
-	om_endpoint_from_sockaddr(&c.origin, &o->client);
-	om_endpoint_from_sockaddr(&c.dst, &o->dst);
-	c.proxy_version = (__u8)proxy_version;
-	c.state = OM_STATE_ORIGIN;
-	size_t n = strnlen(o->unique_id, sizeof(c.unique_id) - 1);
-	memcpy(c.unique_id, o->unique_id, n);
-	c.unique_id[n] = '\0';
-	c.proto = om_proto_from_listener(proto);
-	c.tls = false;
-	bpf_map_update_elem(fd, &key, &c, BPF_EXIST);
+	om_endpoint_from_sockaddr(&c->origin, &o->client);
+	om_endpoint_from_sockaddr(&c->dst, &o->dst);
+	c->proxy_version = (__u8)proxy_version;
+	c->state = OM_STATE_ORIGIN;
+	size_t n = strnlen(o->unique_id, sizeof(c->unique_id) - 1);
+	memcpy(c->unique_id, o->unique_id, n);
+	c->unique_id[n] = '\0';
+	c->proto = om_proto_from_listener(proto);
+	c->tls = false;
+	bpf_map_update_elem(fd, &key, c, BPF_EXIST); /* ENOENT: it closed meanwhile, nothing to record */
 }
 
 void om_bpf_set_session(const struct om_bpf *b, uint64_t cookie, enum listener_proto proto, bool tls)

@@ -1,6 +1,7 @@
 /* Logging: a timestamped line on stderr (what systemd's journal and the tests read), syslog, or both. */
 #include "log/log.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +16,27 @@ static bool to_stderr = true, to_syslog;
 static enum log_level max_level = LOG_LVL_INFO;
 static const char *log_ident = "originmaild";
 static bool to_journal; /* stderr is systemd's journal stream: "<N>" prefixes, no timestamp */
+static pid_t log_pid;   /* getpid() is a system call per line otherwise; a forked child asks again */
+static pthread_once_t fork_hook = PTHREAD_ONCE_INIT;
+
+static void forget_pid(void)
+{
+	log_pid = 0;
+}
+
+static void hook_fork(void)
+{
+	pthread_atfork(NULL, NULL, forget_pid);
+}
+
+static pid_t our_pid(void)
+{
+	if (!log_pid) {
+		pthread_once(&fork_hook, hook_fork);
+		log_pid = getpid();
+	}
+	return log_pid;
+}
 
 /* $JOURNAL_STREAM is "dev:ino" of the stream systemd connected; it only counts while stderr is still that
  * stream (a redirect in between means someone else reads our lines). */
@@ -84,7 +106,7 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 		/* One write per line, so lines from several processes never interleave mid-line. */
 		char out[1200];
 		int n = snprintf(out, sizeof(out), "%s.%03ld %s[%d]: %s: %s\n", ts, (long)tv.tv_usec / 1000,
-		                 log_ident, (int)getpid(), names[lvl], line);
+		                 log_ident, (int)our_pid(), names[lvl], line);
 		if (n > 0)
 			(void)!write(STDERR_FILENO, out,
 			             (size_t)n < sizeof(out) ? (size_t)n : sizeof(out) - 1);

@@ -78,10 +78,11 @@ void conn_close(struct conn *c, const char *why)
 {
 	struct server *s = c->srv;
 
-	if (why && c->quiet)
-		log_debug("Connection from %s closed: %s", client(c), why);
-	else if (why)
-		log_info("Connection from %s closed: %s", client(c), why);
+	/* One line per connection however it ends: the operator's record of its length and traffic. */
+	log_msg(c->quiet ? LOG_LVL_DEBUG : LOG_LVL_INFO,
+	        "Connection from %s closed after %llu ms, %llu bytes in, %llu out%s%s", client(c),
+	        (unsigned long long)(now_ms() - c->started_ms), (unsigned long long)c->bytes_in,
+	        (unsigned long long)c->bytes_out, why ? ": " : "", why ? why : "");
 	if (c->proto && c->session)
 		c->proto->destroy(c->session); /* a message in progress is discarded, never half-delivered */
 	limits_release(s->limits, &c->limit);
@@ -97,6 +98,7 @@ void conn_close(struct conn *c, const char *why)
 	close(c->fd);
 	obuf_free(&c->out);
 	free(c->in);
+	free(c->bpf_entry);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -181,8 +183,14 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	/* Behind a proxy the refusal waits for the header, so that the log names the client (admit()). */
 	c->over_capacity = s->nconns > c->gen->cfg.max_connections;
 	c->verdict = policy_classify(c->lc, &c->origin.peer.sa);
-	if (s->bpf) /* the kernel classified it at the handshake: one lookup by cookie */
-		c->verdict = om_bpf_verdict(s->bpf, c->origin.cookie, c->verdict);
+	if (s->bpf) { /* the kernel classified it at the handshake: one lookup by cookie */
+		c->bpf_entry = malloc(sizeof(*c->bpf_entry));
+		c->verdict = om_bpf_verdict(s->bpf, c->origin.cookie, c->verdict, c->bpf_entry);
+		if (c->verdict == VERDICT_DENIED || c->verdict == VERDICT_DIRECT) {
+			free(c->bpf_entry); /* no header will come to fill in */
+			c->bpf_entry = NULL;
+		}
+	}
 	metrics_inc(M_CONNECTIONS, c->lc->name, config_proto_name(c->lc->proto),
 	            policy_verdict_name(c->verdict));
 	/* Behind a proxy the line waits for the header: a health check (PROXY LOCAL) is not worth one. */
@@ -269,7 +277,9 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 	}
 	origin_update_text(o);
 	if (c->srv->bpf) {
-		om_bpf_set_origin(c->srv->bpf, o, h->version, c->lc->proto);
+		om_bpf_set_origin(c->srv->bpf, c->bpf_entry, o, h->version, c->lc->proto);
+		free(c->bpf_entry);
+		c->bpf_entry = NULL;
 		c->bpf_proto_set = true;
 	}
 	if (o->via_proxy) {
@@ -642,6 +652,7 @@ static bool on_readable(struct conn *c)
 				return false;
 			}
 		}
+		c->bytes_in += (size_t)n;
 		if (c->in_len) { /* append to the unconsumed rest, then feed it all */
 			if (c->in_len + (size_t)n > c->in_cap) {
 				char *p = realloc(c->in, c->in_len + (size_t)n);
@@ -699,6 +710,7 @@ static bool send_out(struct conn *c)
 				return false;
 			}
 		}
+		c->bytes_out += (size_t)n;
 		obuf_consume(&c->out, (size_t)n);
 	}
 	return true;

@@ -20,6 +20,8 @@ enum conn_state {
 	CONN_CLOSING,       /* flushing the last reply, then close */
 };
 
+struct om_conn;
+
 struct conn {
 	struct server *srv;
 	struct generation *gen;
@@ -38,6 +40,7 @@ struct conn {
 	char *in; /* received bytes the session has not consumed yet */
 	size_t in_len, in_cap;
 	uint64_t deadline_ms, started_ms;
+	uint64_t bytes_in, bytes_out; /* the session's bytes (inside TLS), for the close line */
 	uint64_t accepted_ns; /* CLOCK_MONOTONIC: the PROXY header wait histogram needs better than ms */
 	/* The inactivity deadline; deadline_ms is earlier for a polled session (proto.h). */
 	uint64_t expire_ms;
@@ -46,6 +49,7 @@ struct conn {
 	bool held;          /* in holds input the session left while busy (proto.h): give it back after */
 	bool quiet;         /* a health check: its lines are debug lines */
 	bool bpf_proto_set; /* the BPF entry already names the protocol, TLS off (om_bpf_set_origin) */
+	struct om_conn *bpf_entry; /* the kernel's entry, read at accept, kept until the header fills it in */
 	/* inside-tls: the first bytes were checked to be no PROXY header before the handshake */
 	bool tls_checked;
 	/* Abuse limits (user/limits/): the origin's share of the counters, checked once its address is
