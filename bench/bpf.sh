@@ -1,20 +1,23 @@
 #!/bin/sh
 # The cost of the kernel side (docs/bpf.md): originmaild with `bpf = on` against the same build with
-# `bpf = off`, both behind the same HAProxy, in one run.
+# `bpf = off`, and with `bpf = on` + `bpf_sk_msg = denied` (only refused peers through sk_msg), all three
+# behind the same HAProxy, in one run.
 #
 #   bench/bpf.sh [BUILD]        (scripts/bench.sh calls it; `make bench` runs that)
 #
 # Markdown results go to stdout, progress to stderr. All on loopback, in a temporary directory:
-#   two originmaild, the same configuration but for `bpf`, one smtp listener each (proxy = required,
-#     proxy_trusted = 127.0.0.1, HAProxy's source), dropping to nobody. The bpf = on one uses its own pin
-#     directory and cgroup (never the host's /sys/fs/bpf/originmail, which live instances may share), so
-#     its sock_ops program sees only its own sockets, not the bpf = off daemon's, HAProxy's or the client's.
+#   three originmaild, the same configuration but for `bpf` (on, denied = on with bpf_sk_msg = denied,
+#     off), one smtp listener each (proxy = required, proxy_trusted = 127.0.0.1, HAProxy's source),
+#     dropping to nobody. Each BPF one uses its own pin directory and cgroup (never the host's
+#     /sys/fs/bpf/originmail, which live instances may share), so its sock_ops program sees only its own
+#     sockets, not the other daemons', HAProxy's or the client's.
 #   HAProxy: one frontend per daemon, `send-proxy` (v1), the same timeouts.
-# Measured with bench/smtp_load through HAProxy, on and off interleaved (the order alternating), REPEATS
+# Measured with bench/smtp_load through HAProxy, the three interleaved (the order rotating), REPEATS
 # rounds after a warm-up, median [min-max]:
 #   SMTP sessions/s at concurrency 16 (connect, 220, EHLO, MAIL, RCPT, DATA 10 KiB, QUIT, 221);
 #   connections/s at concurrency 16 (connect, 220, QUIT, 221: where the per-connection work weighs most).
-# Cost = 1 - on / off of the medians; the goal is less than 3%.
+# Cost = 1 - on / off of the medians; the goal is less than 3%. During the conn runs the programs' own run
+# time is read from bpftool (kernel.bpf_stats_enabled=1, restored after): ns per connection.
 # Then bench/bpf_lookup times the lookup by cookie (om_bpf_verdict's bpf_map_lookup_elem, once per accept)
 # on the pinned conns map while IDLE sessions are held open.
 #
@@ -51,8 +54,11 @@ cg2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 tmp=$(mktemp -d /tmp/originmail-bpfbench.XXXXXX)
 chmod 755 "$tmp"
 PIN=/sys/fs/bpf/originmail-bench-$$
+PIN_D=/sys/fs/bpf/originmail-bench-denied-$$
 CG=$cg2/originmail-bench-$$
-ON_PID="" OFF_PID="" HAP_PID="" IDLE_PID=""
+CG_D=$cg2/originmail-bench-denied-$$
+ON_PID="" DENIED_PID="" OFF_PID="" HAP_PID="" IDLE_PID=""
+STATS_WAS=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || echo 0)
 ok=0
 
 stop_pid() { # PID [TENTHS]: SIGTERM, then SIGKILL if it is still there
@@ -76,10 +82,12 @@ cleanup() {
 	stop_pid "$IDLE_PID"
 	stop_pid "$HAP_PID"
 	stop_om "$ON_PID"
+	stop_om "$DENIED_PID"
 	stop_om "$OFF_PID"
+	echo "$STATS_WAS" >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
 	# The daemon ran as nobody at exit and may have had to leave its pins: ours to remove.
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
+	for d in "$PIN" "$PIN_D"; do [ -d "$d" ] && rm -rf "$d"; done
+	for d in "$CG" "$CG_D"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
 	if [ $ok = 1 ] && [ "${BPF_KEEP:-0}" != 1 ]; then
 		rm -rf "$tmp"
 	else
@@ -110,19 +118,28 @@ field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 # Ports below 32768 so no ephemeral port of the many short connections can hold one.
 base=$((21000 + ($$ % 500) * 20))
 ON_PORT=$(free_port $base)
-OFF_PORT=$(free_port $((ON_PORT + 1)))
+DENIED_PORT=$(free_port $((ON_PORT + 1)))
+OFF_PORT=$(free_port $((DENIED_PORT + 1)))
 HON_PORT=$(free_port $((OFF_PORT + 1)))
-HOFF_PORT=$(free_port $((HON_PORT + 1)))
+HDENIED_PORT=$(free_port $((HON_PORT + 1)))
+HOFF_PORT=$(free_port $((HDENIED_PORT + 1)))
 
 : >"$tmp/passwd"
-for mode in on off; do
-	if [ $mode = on ]; then
+for mode in on denied off; do
+	case $mode in
+	on)
 		port=$ON_PORT
 		bpf=$(printf 'bpf = on\nbpf_pin_dir = %s\nbpf_cgroup = %s' "$PIN" "$CG")
-	else
+		;;
+	denied)
+		port=$DENIED_PORT
+		bpf=$(printf 'bpf = on\nbpf_sk_msg = denied\nbpf_pin_dir = %s\nbpf_cgroup = %s' "$PIN_D" "$CG_D")
+		;;
+	off)
 		port=$OFF_PORT
 		bpf="bpf = off"
-	fi
+		;;
+	esac
 	mkdir -p "$tmp/$mode"
 	cat >"$tmp/$mode/originmail.conf" <<CONF
 hostname = mx1.example.test
@@ -149,14 +166,18 @@ echo "bench-secret" | "$BUILD/originctl" passwd -c "$tmp/on/originmail.conf" $RC
 chmod 644 "$tmp/passwd"
 "$BUILD/originmaild" -c "$tmp/on/originmail.conf" >"$tmp/on/originmaild.log" 2>&1 &
 ON_PID=$!
+"$BUILD/originmaild" -c "$tmp/denied/originmail.conf" >"$tmp/denied/originmaild.log" 2>&1 &
+DENIED_PID=$!
 "$BUILD/originmaild" -c "$tmp/off/originmail.conf" >"$tmp/off/originmaild.log" 2>&1 &
 OFF_PID=$!
-for mode in on off; do
+for mode in on denied off; do
 	wait_for 10 grep -qs "originmaild ready" "$tmp/$mode/originmaild.log" ||
-		die "originmaild (bpf = $mode) did not start: $(tail -3 "$tmp/$mode/originmaild.log")"
+		die "originmaild ($mode) did not start: $(tail -3 "$tmp/$mode/originmaild.log")"
 done
-grep -q "BPF metadata on" "$tmp/on/originmaild.log" ||
-	die "the bpf = on daemon has no BPF: $(grep BPF "$tmp/on/originmaild.log")"
+for mode in on denied; do
+	grep -q "BPF metadata on" "$tmp/$mode/originmaild.log" ||
+		die "the $mode daemon has no BPF: $(grep BPF "$tmp/$mode/originmaild.log")"
+done
 
 cat >"$tmp/haproxy.cfg" <<CONF
 global
@@ -170,11 +191,16 @@ defaults
 frontend fe_on
     bind 127.0.0.1:$HON_PORT
     default_backend be_on
+frontend fe_denied
+    bind 127.0.0.1:$HDENIED_PORT
+    default_backend be_denied
 frontend fe_off
     bind 127.0.0.1:$HOFF_PORT
     default_backend be_off
 backend be_on
     server on 127.0.0.1:$ON_PORT send-proxy
+backend be_denied
+    server denied 127.0.0.1:$DENIED_PORT send-proxy
 backend be_off
     server off 127.0.0.1:$OFF_PORT send-proxy
 CONF
@@ -182,37 +208,73 @@ haproxy -c -q -f "$tmp/haproxy.cfg" || die "haproxy configuration invalid"
 haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
 HAP_PID=$!
 wait_for 10 listening "$HOFF_PORT" || die "HAProxy did not start: $(tail -3 "$tmp/haproxy.log")"
-log "bpf = on :$ON_PORT (pid $ON_PID, pins $PIN), bpf = off :$OFF_PORT (pid $OFF_PID)," \
-	"HAProxy :$HON_PORT/:$HOFF_PORT"
+log "bpf = on :$ON_PORT (pid $ON_PID, pins $PIN), bpf_sk_msg = denied :$DENIED_PORT (pid $DENIED_PID," \
+	"pins $PIN_D), bpf = off :$OFF_PORT (pid $OFF_PID), HAProxy :$HON_PORT/:$HDENIED_PORT/:$HOFF_PORT"
 
-frontend_of() { if [ "$1" = on ]; then echo "$HON_PORT"; else echo "$HOFF_PORT"; fi; }
+frontend_of() {
+	case $1 in
+	on) echo "$HON_PORT" ;;
+	denied) echo "$HDENIED_PORT" ;;
+	*) echo "$HOFF_PORT" ;;
+	esac
+}
+# prog_ns MODE: "sockops_ns skmsg_ns", the run time so far of that daemon's programs: its sock_ops is the
+# one attached to its cgroup, its sk_msg the one sharing its maps (each daemon has maps of its own).
+prog_ns() {
+	if [ "$1" = on ]; then cg=$CG; else cg=$CG_D; fi
+	sid=$(bpftool cgroup show "$cg" 2>/dev/null | awk '$NF == "om_sockops" {print $1; exit}')
+	[ -n "$sid" ] || {
+		echo "0 0"
+		return
+	}
+	bpftool prog show | awk -v sid="$sid" '
+		/^[0-9]+:/ { id = $1; sub(":", "", id); name = ""; rt = 0
+			for (i = 1; i <= NF; i++) { if ($i == "name") name = $(i + 1); if ($i == "run_time_ns") rt = $(i + 1) } }
+		/map_ids/ { for (i = 1; i <= NF; i++) if ($i == "map_ids") maps[id] = $(i + 1)
+			nm[id] = name; t[id] = rt }
+		END {
+			n = split(maps[sid], mine, ",")
+			for (m = 1; m <= n; m++) own[mine[m]] = 1
+			sk = 0
+			for (p in maps) if (nm[p] == "om_skmsg") {
+				k = split(maps[p], theirs, ","); shared = 0
+				for (j = 1; j <= k; j++) if (theirs[j] in own) shared++
+				if (shared > 0) sk = t[p]
+			}
+			printf "%d %d\n", t[sid] + 0, sk + 0 }'
+}
 # run MODE KIND REPEAT: one load run; KIND smtp (full sessions) or conn (connect, 220, QUIT, 221).
 run() {
 	if [ "$2" = smtp ]; then args="-n $SESSIONS -s 10240"; else args="-n $CONNS -g"; fi
 	sync
+	before="0 0"
+	[ "$1" = off ] || before=$(prog_ns "$1")
 	# shellcheck disable=SC2086 # options, split on purpose
 	r=$("$LOAD" -t "127.0.0.1:$(frontend_of "$1")" -c $C $args -T 60 2>>"$tmp/load.log" | grep '^RESULT') ||
 		r="RESULT ok=0 errors=1 sessions_per_s=0"
+	after="0 0"
+	[ "$1" = off ] || after=$(prog_ns "$1")
 	if [ "$3" -gt 0 ]; then
-		echo "$1 $2 $3 $(field "$r" ok) $(field "$r" errors) $(field "$r" sessions_per_s)" >>"$tmp/runs"
+		echo "$1 $2 $3 $(field "$r" ok) $(field "$r" errors) $(field "$r" sessions_per_s) $before $after" >>"$tmp/runs"
 	fi
-	log "bpf = $1, $2 #$3: $(echo "$r" | cut -d' ' -f2-)"
+	log "$1, $2 #$3: $(echo "$r" | cut -d' ' -f2-)"
 }
+echo 1 >/proc/sys/kernel/bpf_stats_enabled || die "cannot enable kernel.bpf_stats_enabled"
 : >"$tmp/runs"
-for k in smtp conn; do for m in on off; do run $m $k 0; done; done # warm-up: not recorded
+for k in smtp conn; do for m in on denied off; do run $m $k 0; done; done # warm-up: not recorded
 i=1
 while [ $i -le "$REPEATS" ]; do
 	for k in smtp conn; do
-		if [ $((i % 2)) = 1 ]; then
-			run on $k $i
-			run off $k $i
-		else
-			run off $k $i
-			run on $k $i
-		fi
+		case $((i % 3)) in # the order rotates, so that drift hits each alike
+		1) order="on denied off" ;;
+		2) order="denied off on" ;;
+		*) order="off on denied" ;;
+		esac
+		for m in $order; do run "$m" "$k" "$i"; done
 	done
 	i=$((i + 1))
 done
+echo "$STATS_WAS" >/proc/sys/kernel/bpf_stats_enabled
 
 # The lookup by cookie, with IDLE live entries in the map.
 "$LOAD" -t "127.0.0.1:$HON_PORT" -i "$IDLE" -c 50 -H 120 -T 60 >"$tmp/idle.out" 2>>"$tmp/load.log" &
@@ -228,20 +290,33 @@ median() { # MODE KIND: "median min max" of sessions/s
 		awk '{v[NR] = $1} END {
 			printf "%.1f %.1f %.1f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR]}'
 }
+# prog_median MODE: median over the conn runs of the programs' ns per connection, "sockops skmsg"
+prog_median() {
+	for col in 1 2; do
+		awk -v m="$1" -v c="$col" -v n="$CONNS" '$1 == m && $2 == "conn" {print ($(8 + c) - $(6 + c)) / n}' \
+			"$tmp/runs" | sort -g | awk '{v[NR] = $1} END {printf "%.0f ", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+	done
+	echo
+}
 echo
 echo "## BPF metadata: bpf = on against bpf = off, behind the same HAProxy"
 echo
 echo "Machine: $(nproc) cores, $(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r)." \
-	"Two originmaild of this build, the same configuration but for \`bpf\` (the on one in its own cgroup and" \
-	"pin directory), HAProxy $(haproxy -v | awk 'NR == 1 {print $3}') \`send-proxy\` to both; client" \
-	"bench/smtp_load at concurrency $C; on and off interleaved, $REPEATS runs each after a warm-up; median [min-max]."
+	"Three originmaild of this build, the same configuration but for \`bpf\`: on (\`bpf_sk_msg = all\`," \
+	"the default), on with \`bpf_sk_msg = denied\` (only refused peers in the sockhash), and off; each BPF" \
+	"one in its own cgroup and pin directory. HAProxy $(haproxy -v | awk 'NR == 1 {print $3}') \`send-proxy\`" \
+	"to each; client bench/smtp_load at concurrency $C; the three interleaved, $REPEATS runs each after a" \
+	"warm-up; median [min-max]. Cost = 1 - on / off."
 echo
-echo "| load | bpf = on /s | bpf = off /s | on / off | cost | goal < 3% |"
-echo "|---|---:|---:|---:|---:|:---|"
+echo "| load | bpf = on /s | bpf_sk_msg = denied /s | bpf = off /s | cost (on) | cost (denied) | goal < 3% (on) |"
+echo "|---|---:|---:|---:|---:|---:|:---|"
 for k in smtp conn; do
 	# shellcheck disable=SC2046 # three numbers, split on purpose
 	set -- $(median on $k)
 	on=$1 onr="$2-$3"
+	# shellcheck disable=SC2046 # three numbers, split on purpose
+	set -- $(median denied $k)
+	dn=$1 dnr="$2-$3"
 	# shellcheck disable=SC2046 # three numbers, split on purpose
 	set -- $(median off $k)
 	off=$1 offr="$2-$3"
@@ -250,11 +325,22 @@ for k in smtp conn; do
 	else
 		what="connections ($CONNS per run: connect, 220, QUIT, 221)"
 	fi
-	awk -v w="$what" -v a="$on" -v ar="$onr" -v b="$off" -v br="$offr" 'BEGIN {
-		r = b > 0 ? a / b : 0; c = (1 - r) * 100
-		printf "| %s | %.1f [%s] | %.1f [%s] | %.3f | %.1f%% | %s |\n", w, a, ar, b, br, r, c,
+	awk -v w="$what" -v a="$on" -v ar="$onr" -v d="$dn" -v dr="$dnr" -v b="$off" -v br="$offr" 'BEGIN {
+		c = b > 0 ? (1 - a / b) * 100 : 100; cd = b > 0 ? (1 - d / b) * 100 : 100
+		printf "| %s | %.1f [%s] | %.1f [%s] | %.1f [%s] | %.1f%% | %.1f%% | %s |\n", w, a, ar, d, dr, b, br, c, cd,
 			(c < 3 ? "met" : "**missed**")}'
 done
+# shellcheck disable=SC2046 # two numbers, split on purpose
+set -- $(prog_median on)
+po_s=$1 po_m=$2
+# shellcheck disable=SC2046 # two numbers, split on purpose
+set -- $(prog_median denied)
+echo
+echo "The programs' own run time per connection in the conn runs (\`kernel.bpf_stats_enabled\`; median):" \
+	"sock_ops **$po_s ns** and sk_msg **$po_m ns** with \`bpf_sk_msg = all\`; sock_ops **$1 ns** and sk_msg" \
+	"**$2 ns** with \`bpf_sk_msg = denied\`. The rest of the cost is the kernel's around them (the psock of" \
+	"each socket in the sockhash, the sockmap send path, the per-socket storage) and the daemon's two" \
+	"\`bpf()\` calls per connection (docs/bpf.md, \"Where the cost goes\")."
 echo
 echo "Lookup of a connection entry by socket cookie (\`bpf_map_lookup_elem\` on the pinned \`conns\` LRU hash," \
 	"as om_bpf_verdict does once per accepted connection; bench/bpf_lookup, $(field "$lk" n) calls," \

@@ -22,6 +22,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Set by the loader before load: the instance that owns this copy of the programs. */
 const volatile __u32 instance_pid = 0;
 const volatile __u32 instance_id = 0; /* its key in the instances map and the tries */
+/* bpf_sk_msg: 1 (all) puts every connection in the sockhash, so sk_msg counts the bytes of each as they
+ * leave; 0 (denied) only the denied ones, whose refusal it enforces: a socket in a sockhash costs a psock
+ * and the sockmap send path, about half of the kernel's work per connection (bench/bpf.sh). */
+const volatile __u8 msg_all = 1;
 
 /* ---- pinned, shared by every instance ---- */
 struct {
@@ -236,10 +240,11 @@ static __always_inline int on_established(struct bpf_sock_ops *skops)
 	c.mode = l->mode;
 	c.verdict = verdict_for(l->mode, trusted, direct);
 	c.state = OM_STATE_OPEN;
+	c.counted = msg_all || c.verdict == OM_VERDICT_DENIED;
 	bpf_map_update_elem(&conns, &c.cookie, &c, BPF_ANY);
 
 	sk = skops->sk;
-	if (sk) {
+	if (c.counted && sk) { /* what sk_msg needs, since it cannot get the cookie itself */
 		st = bpf_sk_storage_get(&sk_store, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 		if (st) {
 			st->cookie = c.cookie;
@@ -247,7 +252,8 @@ static __always_inline int on_established(struct bpf_sock_ops *skops)
 			st->verdict = c.verdict;
 		}
 	}
-	bpf_sock_hash_update(skops, &sock_hash, &c.cookie, BPF_ANY);
+	if (c.counted)
+		bpf_sock_hash_update(skops, &sock_hash, &c.cookie, BPF_ANY);
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 
 	struct om_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
@@ -265,45 +271,45 @@ static __always_inline int on_established(struct bpf_sock_ops *skops)
 
 static __always_inline int on_state(struct bpf_sock_ops *skops)
 {
-	struct bpf_sock *sk = skops->sk;
 	__u32 newstate = skops->args[1];
-	struct om_sk *st;
 	struct om_conn *c;
 	__u64 cookie;
 
 	/* Only these matter: the others (FIN_WAIT2, TIME_WAIT, LAST_ACK, ...) leave before any lookup. */
-	if (!sk ||
-	    (newstate != BPF_TCP_CLOSE && newstate != BPF_TCP_FIN_WAIT1 && newstate != BPF_TCP_CLOSE_WAIT))
+	if (newstate != BPF_TCP_CLOSE && newstate != BPF_TCP_FIN_WAIT1 && newstate != BPF_TCP_CLOSE_WAIT)
 		return 1;
-	st = bpf_sk_storage_get(&sk_store, sk, 0, 0);
-	if (!st) /* not one of ours: another instance's program handles it */
+	/* Under a shared parent cgroup every instance's program runs: only the listener's owner answers. */
+	struct om_port_key pk = {.netns = bpf_get_netns_cookie(skops), .port = (__u16)skops->local_port};
+	if (!bpf_map_lookup_elem(&ports, &pk))
 		return 1;
-	cookie = st->cookie;
+	cookie = bpf_get_socket_cookie(skops);
+	c = bpf_map_lookup_elem(&conns, &cookie);
+	if (!c) /* evicted by a flood (LRU): nothing left to close */
+		return 1;
 	if (newstate != BPF_TCP_CLOSE) {
-		c = bpf_map_lookup_elem(&conns, &cookie);
-		if (c)
-			c->state = OM_STATE_CLOSING;
+		c->state = OM_STATE_CLOSING;
 		return 1;
 	}
 	struct om_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (e) {
 		__builtin_memset(e, 0, sizeof(*e));
 		e->type = OM_EV_CLOSE;
-		e->verdict = st->verdict;
+		e->verdict = c->verdict;
+		e->counted = c->counted;
 		e->cookie = cookie;
-		c = bpf_map_lookup_elem(&conns, &cookie);
-		if (c) {
-			e->peer = c->peer;
-			e->local = c->local;
-		}
-		e->duration_ns = bpf_ktime_get_ns() - st->opened_ns;
-		e->bytes_out = st->bytes_out;
+		e->peer = c->peer;
+		e->local = c->local;
+		e->duration_ns = bpf_ktime_get_ns() - c->opened_ns;
+		e->bytes_out = c->bytes_out; /* sk_msg keeps it current */
 		e->bytes_received = skops->bytes_received;
 		e->bytes_acked = skops->bytes_acked;
 		bpf_ringbuf_submit(e, lazy_wakeup());
 	}
+	bool counted = c->counted;
+	struct bpf_sock *sk = skops->sk;
 	bpf_map_delete_elem(&conns, &cookie);
-	bpf_sk_storage_delete(&sk_store, sk);
+	if (counted && sk) /* freed with the socket anyway; now, as nothing reads it any more */
+		bpf_sk_storage_delete(&sk_store, sk);
 	return 1;
 }
 

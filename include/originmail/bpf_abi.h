@@ -10,7 +10,7 @@
 #include <linux/types.h>
 #endif
 
-#define OM_BPF_ABI_VERSION 5
+#define OM_BPF_ABI_VERSION 6
 #define OM_BPF_PIN_DIR     "/sys/fs/bpf/originmail" /* default of the bpf_pin_dir key */
 
 /* Pinned (shared by every instance on the host), under the pin directory: */
@@ -98,7 +98,8 @@ struct om_conn {
 	char unique_id[OM_UNIQUE_ID_MAX]; /* HAProxy's unique-id TLV, truncated, NUL-terminated */
 	__u8 proto;                       /* enum om_proto (daemon, at session start) */
 	__u8 tls;                         /* 1 once the TLS handshake completed (daemon) */
-	__u8 pad[6];
+	__u8 counted;                     /* 1: sk_msg sees it, bytes_out counts; 0: bpf_sk_msg = denied */
+	__u8 pad[5];
 };
 
 /* LPM keys: the instance id and the listener port (both network order), then the address, so one trie
@@ -207,7 +208,8 @@ enum om_event_type {
 struct om_event {
 	__u32 type;
 	__u8 verdict;
-	__u8 pad[3];
+	__u8 counted; /* close: bytes_out was counted by sk_msg (struct om_conn's) */
+	__u8 pad[2];
 	__u64 cookie;
 	struct om_endpoint peer;
 	struct om_endpoint local;

@@ -102,6 +102,25 @@ def conn_row(proxy_port):
     return next((x for x in rows if x["proxy"]["port"] == proxy_port), None)
 
 
+def read_all_as_denied(port):
+    """Connect from 127.0.0.1 (neither trusted nor direct) and read until the server closes."""
+    d = socket.socket()
+    d.settimeout(5)
+    d.bind(("127.0.0.1", 0))
+    d.connect(("127.0.0.1", port))
+    got = b""
+    try:
+        while True:
+            c = d.recv(65536)
+            if not c:
+                break
+            got += c
+    except OSError:
+        pass
+    d.close()
+    return got
+
+
 def wait_for(fn, timeout=5.0):
     end = time.monotonic() + timeout
     while time.monotonic() < end:
@@ -154,8 +173,8 @@ try:
         t.check(ip(e["dst"]) == "192.0.2.25" and e["dst"]["port"] == 25, "entry: destination from the header")
         t.check(e["verdict"] == 2 and e["proxy_version"] == 1 and e["pid"] == a.proc.pid,
                 "entry: verdict proxy-required, PROXY v1, instance pid", e)
-        t.check(e["bytes_out"] == len("220 mx1.example.test ESMTP originmail\r\n"), "entry: sk_msg counted the banner",
-                e["bytes_out"])
+        t.check(e["bytes_out"] == len("220 mx1.example.test ESMTP originmail\r\n") and e["counted"] == 1,
+                "entry: sk_msg counted the banner", e["bytes_out"])
     ctl = subprocess.run([build_path("originctl"), "conns", "--pin-dir", PIN], capture_output=True, text=True)
     t.check(ctl.returncode == 0 and f"203.0.113.10:40000" in ctl.stdout and
             f"127.0.0.2:{s.getsockname()[1]}" in ctl.stdout and f"127.0.0.1:{P['a']}" in ctl.stdout and
@@ -210,26 +229,15 @@ try:
         t.check(True, "TLS: a 100 KB message accepted")
 
     # --- a denied peer gets the one refusal line, even though the daemon (test switch) sends more
-    d = socket.socket()
-    d.settimeout(5)
-    d.bind(("127.0.0.1", 0))
-    d.connect(("127.0.0.1", P["a"]))
-    got = b""
-    try:
-        while True:
-            c = d.recv(65536)
-            if not c:
-                break
-            got += c
-    except OSError:
-        pass
-    d.close()
+    got = read_all_as_denied(P["a"])
     t.check(got.startswith(b"421 ") and got.count(b"\r\n") == 1 and got.endswith(b"\r\n"),
             "denied peer receives only the 421 line", got[:300])
     t.check(a.wait_log("BPF: sk_msg dropped"), "log: sk_msg dropped the rest for the denied peer")
 
-    # --- a second instance on another port shares the pinned maps (and the cgroup)
-    b = Daemon(tmp, config(P["b"], user=""), name="b")
+    # --- a second instance on another port shares the pinned maps (and the cgroup); it puts only denied
+    # peers through sk_msg (bpf_sk_msg = denied)
+    b = Daemon(tmp, config(P["b"], user="", extra="bpf_sk_msg = denied"), name="b",
+               env={"ORIGINMAIL_TEST_DENIED_OVERSEND": "1"})
     daemons.append(b)
     t.check(b.wait_ready(), "daemon B starts (reusing the pinned maps)", b.log()[-1500:])
     s = via_proxy(P["b"], "198.51.100.20", 41000)
@@ -239,7 +247,22 @@ try:
             "B's connection in the same conns map, with B's pid", e)
     t.check(b.wait_log("BPF: open cookie") and f"to 127.0.0.1:{P['b']}" not in a.log(),
             "each instance's programs see only its own ports")
+    t.check(e is not None and e["counted"] == 0 and e["bytes_out"] == 0,
+            "bpf_sk_msg = denied: a served connection is not in the sockhash, no bytes counted", e)
+    r = conn_row(s.getsockname()[1])
+    t.check(r is not None and r["bytes_counted"] is False, "originctl conns --json: bytes_counted false", r)
+    t.check(any(ln.split()[-1] == "-" and str(e["cookie"] if e else 0) == ln.split()[0]
+                for ln in octl("conns").stdout.splitlines()[1:]), "originctl conns table: bytes out '-'")
+    bport = s.getsockname()[1]
     s.close()
+    t.check(wait_for(lambda: find(P["b"], bport) is None), "B's entry gone after close (state callback)")
+    t.check(b.wait_log(f"from 127.0.0.2:{bport} after") and
+            re.search(rf"from 127\.0\.0\.2:{bport} after \d+ ms, bytes out not counted \(bpf_sk_msg = denied\)",
+                      b.log()), "B's close event says its bytes out were not counted", b.log()[-800:])
+    got = read_all_as_denied(P["b"])
+    t.check(got.startswith(b"421 ") and got.count(b"\r\n") == 1,
+            "bpf_sk_msg = denied: a denied peer still receives only the 421 line", got[:300])
+    t.check(b.wait_log("BPF: sk_msg dropped"), "B's log: sk_msg dropped the rest for the denied peer")
 
     # --- SIGHUP: the tries follow the configuration
     pol_b = {x for x in policy_rows() if x[0] == b.proc.pid}

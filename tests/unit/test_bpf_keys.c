@@ -223,7 +223,16 @@ static void test_config_keys(void **state)
 	assert_int_equal(c.bpf, BPF_AUTO);
 	assert_string_equal(c.bpf_cgroup, "");
 	assert_string_equal(c.bpf_pin_dir, OM_BPF_PIN_DIR);
+	assert_int_equal(c.bpf_sk_msg, SK_MSG_ALL);
 	config_free(&c);
+	assert_true(config_parse("bpf_sk_msg = denied\n" BASE, "t.conf", &c, err, sizeof(err)));
+	assert_int_equal(c.bpf_sk_msg, SK_MSG_DENIED);
+	config_free(&c);
+	assert_true(config_parse("bpf_sk_msg = All\n" BASE, "t.conf", &c, err, sizeof(err)));
+	assert_int_equal(c.bpf_sk_msg, SK_MSG_ALL);
+	config_free(&c);
+	assert_false(config_parse("bpf_sk_msg = some\n" BASE, "t.conf", &c, err, sizeof(err)));
+	assert_string_equal(err, "t.conf:1: bpf_sk_msg must be all or denied");
 	const char *on[] = {"bpf = on\n", "bpf = ON\n", "bpf = required\n"};
 	for (size_t i = 0; i < 3; i++) {
 		char text[256];

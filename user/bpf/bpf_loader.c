@@ -40,6 +40,7 @@ struct om_bpf {
 	__u32 instance; /* in the instances map and the tries: pid << 8 | a counter (tests run several) */
 	__u64 netns;    /* our network namespace's cookie: the ports map's keys */
 	pid_t owner;    /* the process that loaded it: a forked child (the relay worker) must not undo it */
+	bool msg_all;   /* bpf_sk_msg = all */
 };
 
 static char libbpf_last[512]; /* libbpf's last warning: the detail behind a failed load */
@@ -167,7 +168,7 @@ static void forget_conns(int fd, __u32 pid, bool all)
 static int on_event(void *ctx, void *data, size_t len)
 {
 	const struct om_event *e = data;
-	char peer[64], local[64];
+	char peer[64], local[64], out[64];
 
 	(void)ctx;
 	if (len < sizeof(*e))
@@ -181,11 +182,14 @@ static int on_event(void *ctx, void *data, size_t len)
 		          peer, local, om_verdict_name(e->verdict));
 		break;
 	case OM_EV_CLOSE: /* at debug too: the daemon's own close line has the length and the bytes */
-		log_debug("BPF: close cookie %llu from %s after %llu ms, %llu bytes out (sk_msg), %llu in, "
-		          "%llu acked",
+		if (e->counted)
+			snprintf(out, sizeof(out), "%llu bytes out (sk_msg)",
+			         (unsigned long long)e->bytes_out);
+		else
+			snprintf(out, sizeof(out), "bytes out not counted (bpf_sk_msg = denied)");
+		log_debug("BPF: close cookie %llu from %s after %llu ms, %s, %llu in, %llu acked",
 		          (unsigned long long)e->cookie, peer, (unsigned long long)(e->duration_ns / 1000000),
-		          (unsigned long long)e->bytes_out, (unsigned long long)e->bytes_received,
-		          (unsigned long long)e->bytes_acked);
+		          out, (unsigned long long)e->bytes_received, (unsigned long long)e->bytes_acked);
 		break;
 	case OM_EV_DROP:
 		metrics_add(M_BPF_DROPPED_BYTES, e->bytes_out);
@@ -398,6 +402,7 @@ static bool load(struct om_bpf *b, char *err, size_t errlen)
 	b->owner = getpid();
 	b->skel->rodata->instance_pid = pid;
 	b->skel->rodata->instance_id = b->instance;
+	b->skel->rodata->msg_all = b->msg_all;
 	libbpf_last[0] = '\0';
 	int r = originmail_bpf__load(b->skel);
 	if (r != 0) {
@@ -429,6 +434,7 @@ struct om_bpf *om_bpf_start(const struct config *cfg, char *err, size_t errlen)
 		return NULL;
 	}
 	b->cgroup_fd = -1;
+	b->msg_all = cfg->bpf_sk_msg == SK_MSG_ALL;
 	libbpf_set_print(on_libbpf_print);
 	snprintf(b->pin_dir, sizeof(b->pin_dir), "%s", *cfg->bpf_pin_dir ? cfg->bpf_pin_dir : OM_BPF_PIN_DIR);
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
@@ -581,11 +587,16 @@ void om_bpf_set_origin(const struct om_bpf *b, struct om_conn *entry, const stru
 {
 	__u64 key = o->cookie;
 	struct om_conn read;
-	struct om_conn *c = entry && entry->cookie == key ? entry : &read;
+	struct om_conn *c = entry;
 	int fd = bpf_map__fd(b->skel->maps.conns);
 
-	if (!key || (c == &read && bpf_map_lookup_elem(fd, &key, c) != 0))
+	if (!key)
 		return;
+	if (!c || c->cookie != key) { /* no copy from the accept: read it */
+		if (bpf_map_lookup_elem(fd, &key, &read) != 0)
+			return;
+		c = &read;
+	}
 	om_endpoint_from_sockaddr(&c->origin, &o->client);
 	om_endpoint_from_sockaddr(&c->dst, &o->dst);
 	c->proxy_version = (__u8)proxy_version;

@@ -41,6 +41,7 @@ enum ktype {
 	K_VERSIONS,
 	K_CIDRS,
 	K_BPF,
+	K_SK_MSG,
 	K_METRICS, /* a loopback address, or empty */
 	K_RATE,    /* struct conf_rate: "0" or COUNT/DURATION, COUNT at most max */
 	K_PROXY_ORDER,
@@ -94,6 +95,7 @@ static const struct keydef keys[] = {
          false},
         {"bpf", S_GLOBAL, K_BPF, G(bpf), 0, 0, NULL, false},
         {"seccomp", S_GLOBAL, K_BOOL, G(seccomp), 0, 0, NULL, false},
+        {"bpf_sk_msg", S_GLOBAL, K_SK_MSG, G(bpf_sk_msg), 0, 0, NULL, false},
         {"bpf_cgroup", S_GLOBAL, K_CGROUP, G(bpf_cgroup), 0, 0, NULL, true},
         {"bpf_pin_dir", S_GLOBAL, K_PATH, G(bpf_pin_dir), 0, 0, NULL, false},
         {"metrics", S_GLOBAL, K_METRICS, G(metrics_addr), 0, 0, NULL, true},
@@ -459,6 +461,7 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 	static const char *const proxies[] = {"required", "optional", "off"};
 	static const char *const relay_tlss[] = {"required", "opportunistic"};
 	static const char *const bpfs[] = {"auto", "on", "off", "required"};
+	static const char *const sk_msgs[] = {"all", "denied"};
 	char *base = k->scope == S_GLOBAL ? (char *)p->c : (char *)cur(p);
 	void *slot = base + k->off;
 	int i;
@@ -537,6 +540,11 @@ static bool set_value(struct parser *p, const struct keydef *k, const char *v)
 		if ((i = pick(v, bpfs, 4)) < 0)
 			return fail(p, "bpf must be auto, on or off");
 		*(enum bpf_setting *)slot = i == 3 ? BPF_ON : (enum bpf_setting)i; /* "required" is "on" */
+		return true;
+	case K_SK_MSG:
+		if ((i = pick(v, sk_msgs, 2)) < 0)
+			return fail(p, "bpf_sk_msg must be all or denied");
+		*(enum bpf_sk_msg *)slot = (enum bpf_sk_msg)i;
 		return true;
 	case K_METRICS:
 		return set_metrics(p, v);

@@ -13,6 +13,7 @@ enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
 enum proxy_mode { PROXY_REQUIRED, PROXY_OPTIONAL, PROXY_OFF };
 enum relay_tls { RELAY_TLS_REQUIRED, RELAY_TLS_OPPORTUNISTIC };
 enum bpf_setting { BPF_AUTO, BPF_ON, BPF_OFF }; /* docs/bpf.md */
+enum bpf_sk_msg { SK_MSG_ALL, SK_MSG_DENIED };  /* which connections sk_msg sees */
 /* Where a trusted proxy's header comes on an implicit-TLS listener: before the handshake, or as the first
  * bytes inside the TLS session (HAProxy `server ... ssl send-proxy-v2`). */
 enum proxy_order { PROXY_BEFORE_TLS, PROXY_INSIDE_TLS };
@@ -73,6 +74,7 @@ struct config {
 	unsigned tmp_max_age_ms;     /* tmp_max_age = 36h: older tmp/ files are crash leftovers */
 	enum bpf_setting bpf;        /* bpf = auto | on | off (read at start only) */
 	bool seccomp;                /* seccomp = off: the system-call filter (read at start only) */
+	enum bpf_sk_msg bpf_sk_msg;  /* bpf_sk_msg = all | denied (read at start only) */
 	char *bpf_cgroup;            /* bpf_cgroup = PATH (empty: the daemon's own cgroup) */
 	char *bpf_pin_dir;           /* bpf_pin_dir = /sys/fs/bpf/originmail */
 	bool metrics;                /* metrics = 127.0.0.1:9154 (loopback only; empty: off) */

@@ -46,7 +46,7 @@ static void endpoint_json(struct json *j, const char *key, const struct om_endpo
 static void print_one(struct json *j, const struct om_conn *c, unsigned long long now_ns)
 {
 	unsigned long long age_ms = now_ns > c->opened_ns ? (now_ns - c->opened_ns) / 1000000 : 0;
-	char o[64], p[64], l[64], age[32];
+	char o[64], p[64], l[64], age[32], bytes[24] = "-";
 
 	if (j) {
 		json_begin_object(j, NULL);
@@ -63,17 +63,20 @@ static void print_one(struct json *j, const struct om_conn *c, unsigned long lon
 		json_cstr(j, "unique_id", c->unique_id);
 		json_int(j, "age_ms", (long long)age_ms);
 		json_int(j, "bytes_out", (long long)c->bytes_out);
+		json_bool(j, "bytes_counted",
+		          c->counted != 0); /* false: bpf_sk_msg = denied, bytes_out is 0 */
 		json_int(j, "bytes_dropped", (long long)c->bytes_dropped);
 		json_end_object(j);
 		return;
 	}
+	if (c->counted)
+		snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)c->bytes_out);
 	bool via = c->proxy_version != 0 && memcmp(&c->origin, &c->peer, sizeof(c->origin)) != 0;
-	printf("%-20llu %-40s %-40s %-40s %-7u %-10s %-3s %-14s %-8s %llu\n", (unsigned long long)c->cookie,
+	printf("%-20llu %-40s %-40s %-40s %-7u %-10s %-3s %-14s %-8s %s\n", (unsigned long long)c->cookie,
 	       om_endpoint_format(&c->origin, o, sizeof(o)),
 	       via ? om_endpoint_format(&c->peer, p, sizeof(p)) : "-",
 	       om_endpoint_format(&c->local, l, sizeof(l)), c->pid, om_proto_name(c->proto),
-	       c->tls ? "yes" : "no", om_verdict_name(c->verdict), age_text(age_ms, age, sizeof(age)),
-	       (unsigned long long)c->bytes_out);
+	       c->tls ? "yes" : "no", om_verdict_name(c->verdict), age_text(age_ms, age, sizeof(age)), bytes);
 }
 
 int cmd_conns(int argc, char **argv)
