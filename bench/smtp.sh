@@ -312,6 +312,12 @@ set_aside() { # MAILDIR NAME
 	mkdir -m "$mode" "$1/new"
 	chown "$own" "$1/new"
 }
+# wait_drain SERVER MAILDIR N: waits (120 s at most) until N messages are in the Maildir; prints the seconds it took.
+wait_drain() {
+	t0=$(now)
+	wait_for 120 delivered "$2" "$3" || log "$1: only $(count_mail "$2") of $3 delivered"
+	echo "$t0 $(now)" | awk '{printf "%.2f", $2 - $1}'
+}
 # run SERVER C REPEAT: one load run, then wait until every accepted message is in the Maildir.
 run() {
 	srv=$1 c=$2 rep=$3
@@ -322,9 +328,7 @@ run() {
 		2>>"$tmp/load.log") || true
 	r=$(echo "$r" | grep '^RESULT' || echo "RESULT ok=0 errors=$n elapsed_s=0 sessions_per_s=0 p50_ms=0 p99_ms=0")
 	okn=$(field "$r" ok)
-	t0=$(now)
-	wait_for 120 delivered "$md" "$okn" || log "$srv: only $(count_mail "$md") of $okn delivered"
-	drain=$(echo "$t0 $(now)" | awk '{printf "%.2f", $2 - $1}')
+	drain=$(wait_drain "$srv" "$md" "$okn")
 	got=$(count_mail "$md")
 	runno=$((runno + 1))
 	set_aside "$md" "$runno.$srv.c$c"
