@@ -30,10 +30,16 @@
 #     message is queued (fsync'd) and delivers it to the Maildir afterwards: after each run the script
 #     waits until every accepted message is in the Maildir ("drain"), so runs do not overlap with a
 #     backlog, and reports the end-to-end rate as well.
+# Then the same with a second load client, Postfix's own `smtp-source` (/usr/sbin, in the postfix package), so the
+# figures are not an artefact of ours: the same frontends, concurrencies (its -s) and REPEATS, interleaved alike;
+# SMTP_SOURCE_MSGS messages per run, one per session (HELO rather than EHLO; a SIZE-byte body plus its headers),
+# each run timed by the wall clock, then the same wait for the drain; every run must leave exactly that many
+# messages in the Maildir. The results say so when smtp-source is not installed.
 # Everything started is stopped by PID at the end, on failure too (trap).
 #
 # Environment: SMTP_REPEATS (3), SMTP_CONCURRENCY ("1 16 128"), SMTP_IDLE (1000), SMTP_SIZE (10240),
-# SMTP_SECONDS (30: bound of one run), SMTP_KEEP=1 keeps the temp dir, SMTP_PERF=1 adds a
+# SMTP_SECONDS (30: bound of one run), SMTP_SOURCE=0 skips the smtp-source runs, SMTP_SOURCE_MSGS (2000: messages
+# per smtp-source run, 1-8 s each here), SMTP_KEEP=1 keeps the temp dir, SMTP_PERF=1 adds a
 # `perf record -g` of originmaild during an extra run at the highest concurrency and prints its top frames.
 set -eu
 BUILD=${1:-build}
@@ -312,6 +318,12 @@ set_aside() { # MAILDIR NAME
 	mkdir -m "$mode" "$1/new"
 	chown "$own" "$1/new"
 }
+# wait_drain SERVER MAILDIR N: waits (120 s at most) until N messages are in the Maildir; prints the seconds it took.
+wait_drain() {
+	t0=$(now)
+	wait_for 120 delivered "$2" "$3" || log "$1: only $(count_mail "$2") of $3 delivered"
+	echo "$t0 $(now)" | awk '{printf "%.2f", $2 - $1}'
+}
 # run SERVER C REPEAT: one load run, then wait until every accepted message is in the Maildir.
 run() {
 	srv=$1 c=$2 rep=$3
@@ -322,9 +334,7 @@ run() {
 		2>>"$tmp/load.log") || true
 	r=$(echo "$r" | grep '^RESULT' || echo "RESULT ok=0 errors=$n elapsed_s=0 sessions_per_s=0 p50_ms=0 p99_ms=0")
 	okn=$(field "$r" ok)
-	t0=$(now)
-	wait_for 120 delivered "$md" "$okn" || log "$srv: only $(count_mail "$md") of $okn delivered"
-	drain=$(echo "$t0 $(now)" | awk '{printf "%.2f", $2 - $1}')
+	drain=$(wait_drain "$srv" "$md" "$okn")
 	got=$(count_mail "$md")
 	runno=$((runno + 1))
 	set_aside "$md" "$runno.$srv.c$c"
@@ -345,6 +355,60 @@ while [ $i -le "$REPEATS" ]; do
 	i=$((i + 1))
 done
 
+# ---- throughput with smtp-source, Postfix's own load generator ----
+# The same sessions from a second client: one message per connection (smtp-source disconnects after each
+# message unless given -d), HELO, MAIL, RCPT, DATA, QUIT. smtp-source stops at the first unexpected reply
+# (no -A), so a failed run exits non-zero; it counts nothing itself: the run's wall-clock time and the
+# messages in the Maildir after the drain are the figures.
+SRC_MSGS=${SMTP_SOURCE_MSGS:-2000}
+SRC=""
+if [ "${SMTP_SOURCE:-1}" != 0 ]; then
+	SRC=$(command -v smtp-source || true)
+	[ -n "$SRC" ] || [ ! -x /usr/sbin/smtp-source ] || SRC=/usr/sbin/smtp-source
+	[ -n "$SRC" ] || log "smtp-source not found (Debian's postfix package ships it: make deps-bench); its runs are skipped"
+fi
+queue_idle() { # Postfix has no message left to deliver (deferred ones aside)
+	[ -z "$(find "$PF/queue/maildrop" "$PF/queue/incoming" "$PF/queue/active" -type f 2>/dev/null | head -1)" ]
+}
+# src_run SERVER C REPEAT: one smtp-source run of SRC_MSGS messages, C sessions at a time, then the drain.
+src_run() {
+	srv=$1 c=$2 rep=$3
+	md=$(maildir_of "$srv")
+	sync
+	t0=$(now)
+	rc=0
+	timeout -k 5 "$SECONDS_MAX" "$SRC" -s "$c" -m "$SRC_MSGS" -l "$SIZE" -M client.example \
+		-f bench@client.example -t $RCPT -S smtp-source "127.0.0.1:$(frontend_of "$srv")" \
+		>/dev/null 2>"$tmp/src.err" || rc=$?
+	t1=$(now)
+	secs=$(echo "$t0 $t1" | awk '{printf "%.3f", $2 - $1}')
+	if [ $rc = 0 ]; then
+		drain=$(wait_drain "$srv" "$md" "$SRC_MSGS")
+	else # how many the server accepted is unknown: wait until Postfix has nothing left to deliver
+		if [ $rc = 124 ]; then err="timed out after $SECONDS_MAX s"; else err=$(head -1 "$tmp/src.err"); fi
+		echo "$srv c=$c #$rep: exit $rc: $err" >>"$tmp/src-errors"
+		log "$srv c=$c #$rep: smtp-source exit $rc: $err"
+		drain=$(echo "$t1 $(wait_for 120 queue_idle || true; now)" | awk '{printf "%.2f", $2 - $1}')
+	fi
+	got=$(count_mail "$md")
+	runno=$((runno + 1))
+	set_aside "$md" "$runno.$srv.src.c$c"
+	rate=$(echo "$got $secs" | awk '{printf "%.1f", ($2 > 0 ? $1 / $2 : 0)}')
+	echo "$srv $c $rep $rc $secs $rate $drain $got" >>"$tmp/src-runs"
+	log "$srv c=$c #$rep smtp-source: exit=$rc seconds=$secs sessions_per_s=$rate drain=${drain}s delivered=$got of $SRC_MSGS"
+}
+: >"$tmp/src-runs"
+: >"$tmp/src-errors"
+if [ -n "$SRC" ]; then
+	i=1
+	while [ $i -le "$REPEATS" ]; do
+		for c in $CONCURRENCY; do
+			for srv in originmaild postfix; do src_run $srv "$c" $i; done
+		done
+		i=$((i + 1))
+	done
+fi
+
 if [ "${SMTP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
 	cmax=$(echo "$CONCURRENCY" | tr ' ' '\n' | sort -n | tail -1)
 	perf record -F 999 --call-graph dwarf,16384 -o "$tmp/perf.data" -p "$OM_PID" >/dev/null 2>"$tmp/perf.log" &
@@ -357,11 +421,11 @@ if [ "${SMTP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
 fi
 
 # ---- results ----
-# stats KEY_FIELD: per (server, c): median min max of that column of $tmp/runs
+# stats KEY_FIELD [FILE]: per (server, c): median min max of that column of FILE ($tmp/runs)
 stats() {
 	for srv in originmaild postfix; do
 		for c in $CONCURRENCY; do
-			awk -v s=$srv -v c="$c" -v f="$1" '$1 == s && $2 == c {print $f}' "$tmp/runs" | sort -g |
+			awk -v s=$srv -v c="$c" -v f="$1" '$1 == s && $2 == c {print $f}' "${2:-$tmp/runs}" | sort -g |
 				awk -v s=$srv -v c="$c" '{v[NR] = $1} END {
 					m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
 					printf "%s %s %.6g %.6g %.6g\n", s, c, m, v[1], v[NR]}'
@@ -371,6 +435,7 @@ stats() {
 stats 7 >"$tmp/rate"
 stats 8 >"$tmp/p50"
 stats 9 >"$tmp/p99"
+[ -s "$tmp/src-runs" ] && stats 6 "$tmp/src-runs" >"$tmp/src-rate"
 get() { awk -v s="$2" -v c="$3" -v k="$4" '$1 == s && $2 == c {print $k}' "$tmp/$1"; }
 r1() { awk -v x="$1" 'BEGIN {printf "%.1f", x}'; }
 r2() { awk -v x="$1" 'BEGIN {printf "%.2f", x}'; }
@@ -400,6 +465,48 @@ for c in $CONCURRENCY; do
 	echo "| $c | $(r1 "$om") [$(r1 "$(get rate originmaild "$c" 4)")-$(r1 "$(get rate originmaild "$c" 5)")]" \
 		"| $(r1 "$pf") [$(r1 "$(get rate postfix "$c" 4)")-$(r1 "$(get rate postfix "$c" 5)")] | ${ratio}x | $verdict |"
 done
+if [ -s "$tmp/src-rate" ]; then
+	echo
+	echo "### SMTP sessions/s with smtp-source (Postfix's load generator)"
+	echo
+	echo "\`smtp-source -s C -m $SRC_MSGS -l $SIZE -M client.example -f bench@client.example -t $RCPT -S smtp-source\`" \
+		"($(basename "$SRC") of Postfix $(postconf -dh mail_version)) against each HAProxy frontend: one message per session" \
+		"(connect, 220, HELO, MAIL, RCPT, DATA with a $SIZE-byte body plus smtp-source's headers, QUIT), C sessions at a time;" \
+		"sessions/s = messages delivered / wall-clock time of the run, then the same wait for the drain as after the smtp_load runs." \
+		"$REPEATS runs each, servers and concurrencies interleaved, after the smtp_load runs; median [min-max]."
+	echo
+	echo "| concurrency | originmaild | Postfix | originmaild / Postfix | smtp_load's ratio |"
+	echo "|---:|---:|---:|---:|---:|"
+	: >"$tmp/agree"
+	for c in $CONCURRENCY; do
+		om=$(get src-rate originmaild "$c" 3) pf=$(get src-rate postfix "$c" 3)
+		ratio=$(awk -v a="$om" -v b="$pf" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+		lratio=$(awk -v a="$(get rate originmaild "$c" 3)" -v b="$(get rate postfix "$c" 3)" \
+			'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
+		echo "$c $ratio $lratio" >>"$tmp/agree"
+		echo "| $c | $(r1 "$om") [$(r1 "$(get src-rate originmaild "$c" 4)")-$(r1 "$(get src-rate originmaild "$c" 5)")]" \
+			"| $(r1 "$pf") [$(r1 "$(get src-rate postfix "$c" 4)")-$(r1 "$(get src-rate postfix "$c" 5)")] | ${ratio}x | ${lratio}x |"
+	done
+	echo
+	# The clients agree at a concurrency when their ratios are within 15% of each other.
+	awk '{d = ($3 > 0 ? $2 / $3 - 1 : 1); if (d < 0) d = -d
+		s = s sprintf("%sc=%s %.2fx vs %.2fx", (NR > 1 ? ", " : ""), $1, $2, $3)
+		if (d > 0.15) bad = bad sprintf("%sc=%s", (bad != "" ? ", " : ""), $1)}
+		END {
+			if (bad == "") printf "The two clients agree: originmaild / Postfix with smtp-source vs with smtp_load is %s, within 15%% at every concurrency.\n", s
+			else printf "The two clients do not agree at %s (more than 15%% apart): originmaild / Postfix with smtp-source vs with smtp_load is %s.\n", bad, s
+		}' "$tmp/agree"
+	src_fail=$(awk '$4 != 0 {n++} END {print n + 0}' "$tmp/src-runs")
+	src_short=$(awk -v m="$SRC_MSGS" '$8 != m {n++} END {print n + 0}' "$tmp/src-runs")
+	echo "smtp-source runs that failed: $src_fail; runs with other than $SRC_MSGS messages delivered: $src_short" \
+		"(every run is under \"Every run\" below)."
+	[ "$src_fail" = 0 ] || echo "First errors: $(head -3 "$tmp/src-errors" | tr '\n' ';')"
+elif [ "${SMTP_SOURCE:-1}" != 0 ]; then
+	echo
+	echo "### SMTP sessions/s with smtp-source (Postfix's load generator)"
+	echo
+	echo "Not measured: smtp-source was not found (Debian's postfix package ships it as /usr/sbin/smtp-source; \`make deps-bench\`)."
+fi
 echo
 echo "### Session latency (ms, connect to 221; median of the runs' percentiles [min-max])"
 echo
@@ -430,6 +537,14 @@ lost=$(awk '$11 < $4 {n++} END {print n + 0}' "$tmp/runs")
 echo
 echo "Errors in all runs: $errs; runs with fewer messages delivered than accepted: $lost."
 [ "$errs" = 0 ] || echo "First errors: $(grep 'first error' "$tmp/load.log" | head -3 | sed 's/smtp_load: first error: //' | tr '\n' ';')"
+if [ -s "$tmp/src-runs" ]; then
+	echo
+	echo "smtp-source runs ($SRC_MSGS messages each; exit is smtp-source's status, 124 if it ran out of $SECONDS_MAX s):"
+	echo
+	echo "| server | c | run | exit | seconds | sessions/s | drain s | delivered |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	awk '{printf "| %s | %s | %s | %s | %.2f | %.1f | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8}' "$tmp/src-runs"
+fi
 echo
 echo "### Memory per idle connection ($IDLE sessions held open after EHLO)"
 echo

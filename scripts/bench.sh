@@ -16,7 +16,7 @@ failed=$(mktemp)
 	echo "## PROXY header decoding vs copying the same bytes"
 	echo
 	"$BUILD"/proxy_bench --markdown
-	# SMTP sessions/s and memory per idle connection, originmaild vs Postfix behind one HAProxy.
+	# SMTP sessions/s (clients: bench/smtp_load, then smtp-source) and memory per idle connection, originmaild vs Postfix behind one HAProxy.
 	sh bench/smtp.sh "$BUILD" "${out%.md}-smtp.png" || echo smtp >>"$failed"
 	# The cost of the kernel side: bpf = on vs bpf = off through one HAProxy, and the lookup by cookie.
 	sh bench/bpf.sh "$BUILD" || echo bpf >>"$failed"
