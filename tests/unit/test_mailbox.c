@@ -22,49 +22,7 @@
 #include "store/mailbox.h"
 #include "store/maildir.h"
 
-struct fx {
-	char root[64];
-	char md[128]; /* the INBOX Maildir */
-};
-
-static int rm_one(const char *p, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	return remove(p);
-}
-
-static int setup(void **state)
-{
-	struct fx *f = calloc(1, sizeof(*f));
-	char err[256];
-
-	assert_non_null(f);
-	snprintf(f->root, sizeof(f->root), "/tmp/om-mailbox-XXXXXX");
-	assert_non_null(mkdtemp(f->root));
-	snprintf(f->md, sizeof(f->md), "%s/Maildir", f->root);
-	assert_true(maildir_ensure(f->md, err, sizeof(err)));
-	*state = f;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct fx *f = *state;
-	nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(f);
-	return 0;
-}
-
-/* A delivery the way SMTP makes it: into new/, no lock. */
-static void deliver(const char *md, const char *text)
-{
-	char err[256];
-	struct maildir_tx *tx = maildir_tx_begin(md, err, sizeof(err));
-	assert_non_null(tx);
-	assert_true(maildir_tx_write(tx, text, strlen(text)));
-	const char *dirs[] = {md};
-	assert_true(maildir_tx_commit(tx, dirs, 1, err, sizeof(err)));
-}
+#include "mailbox_test.h"
 
 static struct mbox *open_sync(const char *md, unsigned opts)
 {

@@ -13,6 +13,7 @@
 
 #include "conf/config.h"
 #include "conf/config_internal.h"
+#include "store/mailbox.h"
 
 #define DEFAULT_MAIL_ROOT   "/var/lib/originmail/mail"
 #define DEFAULT_PASSWD_FILE "/etc/originmail/passwd"
@@ -90,6 +91,7 @@ static const struct keydef keys[] = {
          false},
         {"data_timeout", S_GLOBAL, K_DURATION, G(data_timeout_ms), 1000, HOUR, "between 1s and 1h", false},
         {"shutdown_grace", S_GLOBAL, K_DURATION, G(shutdown_grace_ms), 0, HOUR, "at most 1h", false},
+        {"folder_cache", S_GLOBAL, K_NUMBER, G(folder_cache), 0, 10000000, "between 0 and 10000000", false},
         {"auth_workers", S_GLOBAL, K_NUMBER, G(auth_workers), 0, 64, "between 0 and 64", false},
         {"tmp_max_age", S_GLOBAL, K_DAYS, G(tmp_max_age_ms), 60 * 1000, 30 * DAY, "between 1m and 30d",
          false},
@@ -834,6 +836,7 @@ static bool set_defaults(struct config *c)
 	c->data_timeout_ms = 10 * 60 * 1000;
 	c->shutdown_grace_ms = 30 * 1000;
 	c->auth_workers = 4;
+	c->folder_cache = MBOX_CACHE_DEFAULT;
 	c->tmp_max_age_ms = 36u * 3600 * 1000;
 	c->mail_root = strdup(DEFAULT_MAIL_ROOT);
 	c->passwd_file = strdup(DEFAULT_PASSWD_FILE);

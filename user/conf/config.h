@@ -71,6 +71,7 @@ struct config {
 	unsigned data_timeout_ms;    /* data_timeout = 10m */
 	unsigned shutdown_grace_ms;  /* shutdown_grace = 30s: SIGTERM drains for this long */
 	unsigned auth_workers;       /* auth_workers = 4 threads checking passwords (0: in the loop) */
+	unsigned folder_cache;       /* folder_cache = 100000 messages of scans kept (0: none) */
 	unsigned tmp_max_age_ms;     /* tmp_max_age = 36h: older tmp/ files are crash leftovers */
 	enum bpf_setting bpf;        /* bpf = auto | on | off (read at start only) */
 	bool seccomp;                /* seccomp = off: the system-call filter (read at start only) */

@@ -71,7 +71,8 @@ static void fetch_one(struct imap_session *s, struct obuf *out, size_t i, struct
 	struct imap_vmsg *v = &s->view[i];
 	struct mbox_msg *m = v->gone ? NULL : mbox_find(s->mb, v->uid);
 	struct imap_msg msg = {0};
-	bool size_known = v->have_size || (m && size_from_name(m, &v->size));
+	/* The size only when asked for: a FETCH of FLAGS over 1,000 messages need not parse 1,000 names. */
+	bool size_known = v->have_size || (req->bits & F_SIZE && m && size_from_name(m, &v->size));
 	bool need_msg = req->nbodies || (req->bits & (F_ENVELOPE | F_BODY | F_BODYSTRUCTURE)) ||
 	                (req->bits & F_SIZE && !size_known);
 	bool need_file = need_msg || (req->bits & F_INTERNALDATE && !v->idate);

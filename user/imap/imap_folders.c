@@ -144,7 +144,7 @@ void imap_cmd_status(struct imap_session *s, const char *tag, struct imap_parser
 		return;
 	}
 	struct mbox *m = mbox_open(path, false, err, sizeof(err));
-	if (!m || !mbox_sync(m, MBOX_SYNC_FORCE, NULL, err, sizeof(err))) {
+	if (!m || !mbox_sync(m, 0, NULL, err, sizeof(err))) {
 		mbox_close(m);
 		imap_event(s, "status %s: %s", name, err);
 		imap_tagged(s, out, tag, "NO [SERVERBUG] Cannot open the mailbox");

@@ -22,6 +22,7 @@
 #include "net/metrics_http.h"
 #include "net/proto.h"
 #include "net/tls.h"
+#include "store/mailbox.h"
 #include "sys/notify.h"
 
 #define SWEEP_MS        250 /* deadline resolution: timeouts are seconds, so a coarse sweep is enough */
@@ -128,6 +129,7 @@ bool server_bind(struct server *s, char *err, size_t errlen)
 	if (!om_bpf_init(&s->bpf, cfg, err, errlen))
 		return false;
 	s->limits = limits_open(cfg, s->bpf); /* maps the shared table while we may */
+	mbox_cache_set_limit(cfg->folder_cache);
 	if (!s->limits) {
 		snprintf(err, errlen, "out of memory for the origin limits");
 		return false;
@@ -206,6 +208,7 @@ static void reload_generation(struct server *s)
 	if (s->bpf && !om_bpf_load_policy(s->bpf, &g->cfg, err, sizeof(err)))
 		log_err("BPF policy maps not reloaded: %s", err);
 	limits_configure(s->limits, &g->cfg);
+	mbox_cache_set_limit(g->cfg.folder_cache);
 	log_info("Reloaded %s: %zu listeners, %zu users, %u connections keep their old settings", g->cfg.path,
 	         g->cfg.nlisteners, passwd_db_count(g->users), s->nconns);
 }

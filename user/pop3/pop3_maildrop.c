@@ -82,7 +82,7 @@ bool pop3_maildrop_open(struct pop3_session *s, const char *root, struct obuf *o
 	if (!lock_maildrop(s, root, out))
 		return false;
 	s->mb = mbox_open(root, false, err, sizeof(err));
-	if (!s->mb || !mbox_sync(s->mb, MBOX_SYNC_FORCE, NULL, err, sizeof(err)) || !snapshot(s)) {
+	if (!s->mb || !mbox_sync(s->mb, 0, NULL, err, sizeof(err)) || !snapshot(s)) {
 		pop3_event(s, "login %s: cannot read the mailbox: %s", s->user, s->mb ? err : "open");
 		pop3_maildrop_close(s);
 		obuf_puts(out, "-ERR [SYS/TEMP] Cannot read the mailbox\r\n");

@@ -43,6 +43,13 @@ static void free_msgs(struct mbox_msg *msgs, size_t n)
 	free(msgs);
 }
 
+void mbox_set_msgs(struct mbox *m, struct mbox_msg *msgs, size_t count)
+{
+	free_msgs(m->msgs, m->count);
+	m->msgs = msgs;
+	m->count = count;
+}
+
 void mbox_close(struct mbox *m)
 {
 	if (!m)
@@ -106,6 +113,20 @@ static bool dir_mtime(const char *path, const char *sub, struct timespec *ts)
 static bool same_ts(const struct timespec *a, const struct timespec *b)
 {
 	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
+}
+
+bool mbox_stamp_take(const char *path, struct mbox_stamp *st)
+{
+	char p[PATH_MAX];
+	struct stat sb;
+
+	snprintf(p, sizeof(p), "%s/" UIDLIST_NAME, path);
+	if (!dir_mtime(path, "cur", &st->cur) || !dir_mtime(path, "new", &st->new_dir) || stat(p, &sb) != 0)
+		return false;
+	st->list_mtime = sb.st_mtim;
+	st->list_ino = sb.st_ino;
+	st->list_size = sb.st_size;
+	return true;
 }
 
 /* Unchanged directories whose mtimes are older than the last scan by a second or more: a change in
@@ -247,6 +268,11 @@ bool mbox_sync(struct mbox *m, unsigned opts, bool *changed, char *err, size_t e
 		*changed = false;
 	if (!(opts & MBOX_SYNC_FORCE) && unchanged(m))
 		return true;
+	if (!(opts & MBOX_SYNC_FORCE) && !m->scanned && mbox_cache_load(m, opts)) {
+		if (changed)
+			*changed = true;
+		return true;
+	}
 	if (!mbox_lock(m, err, errlen))
 		return false;
 	if (!uidlist_read(m->path, &u, err, errlen))
@@ -267,9 +293,7 @@ bool mbox_sync(struct mbox *m, unsigned opts, bool *changed, char *err, size_t e
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
-	free_msgs(m->msgs, m->count);
-	m->msgs = msgs;
-	m->count = count;
+	mbox_set_msgs(m, msgs, count);
 	if (opts & MBOX_SYNC_RECENT) {
 		for (size_t i = 0; i < m->count; i++)
 			if (m->msgs[i].uid >= u.recent)
@@ -288,6 +312,12 @@ bool mbox_sync(struct mbox *m, unsigned opts, bool *changed, char *err, size_t e
 	m->mt_new = n;
 	m->scanned = have_times;
 	m->scanned_at = now;
+	struct mbox_stamp stamp; /* the UID list as written, while no one else may change it */
+	if (have_times && mbox_stamp_take(m->path, &stamp)) {
+		stamp.cur = c; /* what the scan saw: a change since will not match */
+		stamp.new_dir = n;
+		mbox_cache_store(m, &stamp, now);
+	}
 	if (changed)
 		*changed = true;
 	ok = true;

@@ -51,7 +51,13 @@ struct mbox {
 /* Sync options. */
 #define MBOX_SYNC_MOVE_NEW 0x1u /* move new/ files into cur/ (a read-write SELECT) */
 #define MBOX_SYNC_RECENT   0x2u /* claim the messages nobody has seen as \Recent (read-write SELECT) */
-#define MBOX_SYNC_FORCE    0x4u /* rescan even if the directories look unchanged */
+#define MBOX_SYNC_FORCE    0x4u /* rescan even if the directories look unchanged (and skip the cache) */
+
+/* Folders opened recently keep their last scan in memory (per process), so that opening one again while
+ * it is unchanged reads no directory: at most this many messages across all of them (0: none). */
+#define MBOX_CACHE_DEFAULT 100000
+void mbox_cache_set_limit(size_t messages);
+void mbox_cache_clear(void);
 
 /* Open the folder at path (a Maildir; created if create). Nothing is scanned yet. NULL with err set
  * when it does not exist or cannot be read. */

@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
 
 #include "store/mailbox.h"
 
@@ -34,6 +36,24 @@ void uidlist_free(struct uidlist *u);
 uint32_t uidlist_lookup(const struct uidlist *u, const char *name, size_t len);
 /* Give the name the next UID (the list stays sorted); returns it, 0 on failure. */
 uint32_t uidlist_assign(struct uidlist *u, const char *name, size_t len);
+
+/* mailbox.c: what a scan of a folder depends on, read with three stats (mailbox_cache.c). */
+struct mbox_stamp {
+	struct timespec cur, new_dir, list_mtime; /* mtimes of cur/, new/ and the UID list */
+	ino_t list_ino;                           /* the UID list is replaced by rename: a new inode */
+	off_t list_size;
+};
+bool mbox_stamp_take(const char *path, struct mbox_stamp *st);
+/* Replace m's messages with msgs (taken over), freeing the old ones. */
+void mbox_set_msgs(struct mbox *m, struct mbox_msg *msgs, size_t count);
+
+/* mailbox_cache.c: the last scan of recently opened folders (per process). */
+/* Fill a folder not scanned yet from its cached scan when nothing has changed since, and opts need no
+ * write (no \Recent to claim, no new/ file to move). False: scan it. */
+bool mbox_cache_load(struct mbox *m, unsigned opts);
+/* After a scan under the lock: remember it; stamp taken with the lock still held, the directory mtimes
+ * before the scan, scanned_at the clock before it. */
+void mbox_cache_store(const struct mbox *m, const struct mbox_stamp *stamp, time_t scanned_at);
 
 /* mailbox_scan.c */
 struct scan_entry {
