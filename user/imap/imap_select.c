@@ -146,8 +146,7 @@ static void select_common(struct imap_session *s, const char *tag, struct imap_p
 	s->mb = mbox_open(path, false, err, sizeof(err));
 	s->mbname = strdup(name);
 	s->readonly = readonly;
-	if (!s->mb || !s->mbname ||
-	    !mbox_sync(s->mb, sync_opts(s), NULL, err, sizeof(err))) {
+	if (!s->mb || !s->mbname || !mbox_sync(s->mb, sync_opts(s), NULL, err, sizeof(err))) {
 		imap_event(s, "select %s: %s", name, err);
 		imap_deselect(s);
 		imap_tagged(s, out, tag, "NO [SERVERBUG] Cannot open the mailbox");
