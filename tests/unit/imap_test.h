@@ -1,5 +1,6 @@
 /* Shared by the IMAP session tests: a temporary mail root with users, sessions driven over bytes the
- * way the net layer drives them, deliveries the way SMTP makes them. Header-only (static inline). */
+ * way the net layer drives them; deliveries the way SMTP makes them are deliver_test.h's. Header-only
+ * (static inline). */
 #ifndef ORIGINMAIL_IMAP_TEST_H
 #define ORIGINMAIL_IMAP_TEST_H
 
@@ -22,6 +23,8 @@
 #include "imap/imap.h"
 #include "net/origin.h"
 #include "store/maildir.h"
+
+#include "deliver_test.h"
 
 #define T_HOST     "mx.example.test"
 #define T_MAX_SIZE 20000u
@@ -195,16 +198,6 @@ static inline void tc_login(struct tc *c, const char *user, const char *pass)
 	char line[300];
 	snprintf(line, sizeof(line), "L1 LOGIN %s %s", user, pass);
 	tc_expect(c, line, "L1 OK [CAPABILITY ");
-}
-
-static inline void t_deliver(const char *md, const char *text)
-{
-	char err[256];
-	struct maildir_tx *tx = maildir_tx_begin(md, err, sizeof(err));
-	assert_non_null(tx);
-	assert_true(maildir_tx_write(tx, text, strlen(text)));
-	const char *dirs[] = {md};
-	assert_true(maildir_tx_commit(tx, dirs, 1, err, sizeof(err)));
 }
 
 #endif

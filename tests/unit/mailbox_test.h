@@ -1,4 +1,5 @@
-/* Shared by the mailbox unit tests: a fresh Maildir per test, deliveries the way SMTP makes them. */
+/* Shared by the mailbox unit tests: a fresh Maildir per test; deliveries the way SMTP makes them are
+ * deliver_test.h's. */
 #ifndef ORIGINMAIL_TEST_MAILBOX_TEST_H
 #define ORIGINMAIL_TEST_MAILBOX_TEST_H
 
@@ -8,6 +9,8 @@
 #include <string.h>
 
 #include "store/maildir.h"
+
+#include "deliver_test.h"
 
 struct fx {
 	char root[64];
@@ -40,17 +43,6 @@ static inline int teardown(void **state)
 	nftw(f->root, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	free(f);
 	return 0;
-}
-
-/* A delivery the way SMTP makes it: into new/, no lock. */
-static inline void deliver(const char *md, const char *text)
-{
-	char err[256];
-	struct maildir_tx *tx = maildir_tx_begin(md, err, sizeof(err));
-	assert_non_null(tx);
-	assert_true(maildir_tx_write(tx, text, strlen(text)));
-	const char *dirs[] = {md};
-	assert_true(maildir_tx_commit(tx, dirs, 1, err, sizeof(err)));
 }
 
 #endif

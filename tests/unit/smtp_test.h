@@ -1,6 +1,6 @@
-/* Shared by the SMTP session tests: one temporary directory with a passwd-file (crypt(3) hashes) and real
- * Maildirs, the config and origin structs filled in by hand, and a client that drives a session over bytes
- * the way the net layer does. Header-only (static inline). */
+/* Shared by the SMTP, LMTP and relay session tests: one temporary directory with a passwd-file (crypt(3)
+ * hashes) and real Maildirs, the config and origin structs filled in by hand, and a client that drives a
+ * session over bytes the way the net layer does. Header-only (static inline). */
 #ifndef ORIGINMAIL_SMTP_TEST_H
 #define ORIGINMAIL_SMTP_TEST_H
 
@@ -55,11 +55,12 @@ static inline void make_origin(struct origin *o, const char *client, uint16_t cp
 	origin_update_text(o);
 }
 
-static inline int group_setup(void **state)
+/* The environment in $TMPDIR/<prefix>-XXXXXX; a test file that wants more (other listeners, a relay
+ * config) calls this from its own group setup and adds to what it made. */
+static inline int env_setup(const char *prefix)
 {
-	(void)state;
 	const char *base = getenv("TMPDIR");
-	snprintf(tmpdir, sizeof(tmpdir), "%s/smtp-test-XXXXXX", base && *base ? base : "/tmp");
+	snprintf(tmpdir, sizeof(tmpdir), "%s/%s-XXXXXX", base && *base ? base : "/tmp", prefix);
 	if (!mkdtemp(tmpdir))
 		return -1;
 	snprintf(mail_root, sizeof(mail_root), "%s/mail", tmpdir);
@@ -71,6 +72,7 @@ static inline int group_setup(void **state)
 	write_user(f, "alice@example.test", "secret", "$6$saltsaltsalt01$");
 	write_user(f, "bob@example.test", "hunter2", "$6$saltsaltsalt02$");
 	write_user(f, "carol@example.org", "c4r0l", "$6$saltsaltsalt03$");
+	write_user(f, "carol@example.test", "x", "$6$saltsaltsalt06$"); /* the LMTP tests' third user */
 	write_user(f, "dave@example.test", "d", "$6$saltsaltsalt04$");
 	write_user(f, "postmaster@example.test", "pm", "$6$saltsaltsalt05$");
 	fclose(f);
@@ -103,6 +105,12 @@ static inline int group_setup(void **state)
 	return 0;
 }
 
+static inline int group_setup(void **state)
+{
+	(void)state;
+	return env_setup("smtp-test");
+}
+
 static inline int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
 	(void)st;
@@ -130,13 +138,20 @@ struct client {
 	bool starttls, closed;
 };
 
+/* A session with the configuration conf (c_open: the group's cfg). */
+static inline void c_open_with(struct client *c, const struct config *conf, const struct listener_conf *lc,
+                               const struct origin *o, const char *tls)
+{
+	memset(c, 0, sizeof(*c));
+	c->ctx = (struct smtp_ctx){.cfg = conf, .lc = lc, .users = users, .origin = o, .tls_info = tls};
+	c->s = smtp_session_new(&c->ctx);
+	assert_non_null(c->s);
+}
+
 static inline void c_open(struct client *c, const struct listener_conf *lc, const struct origin *o,
                           const char *tls)
 {
-	memset(c, 0, sizeof(*c));
-	c->ctx = (struct smtp_ctx){.cfg = &cfg, .lc = lc, .users = users, .origin = o, .tls_info = tls};
-	c->s = smtp_session_new(&c->ctx);
-	assert_non_null(c->s);
+	c_open_with(c, &cfg, lc, o, tls);
 }
 
 /* The same session parameters with another configuration. */
@@ -189,12 +204,18 @@ static inline char *c_take(struct client *c)
 	return s;
 }
 
-static inline void c_expect(struct client *c, const char *want)
+/* got must be want; both are printed when it is not. */
+static inline void expect_str(const char *got, const char *want)
 {
-	char *got = c_take(c);
 	if (strcmp(got, want) != 0)
 		print_message("got:\n%s\nwant:\n%s\n", got, want);
 	assert_string_equal(got, want);
+}
+
+static inline void c_expect(struct client *c, const char *want)
+{
+	char *got = c_take(c);
+	expect_str(got, want);
 	free(got);
 }
 
@@ -212,11 +233,14 @@ static inline void say(struct client *c, const char *data, const char *want)
 	c_expect(c, want);
 }
 
-/* Replace every "queued as <id>" id with "ID", so runs compare equal; the id found goes to *id. */
-static inline void mask_ids(char *s, char *id, size_t cap)
+/* Replace the id after every marker (up to the CR) with "ID", so runs compare equal; the id found goes
+ * to *id. */
+static inline void mask_ids_after(char *s, const char *marker, char *id, size_t cap)
 {
-	for (char *p = strstr(s, "queued as "); p; p = strstr(p, "queued as ")) {
-		p += 10;
+	size_t m = strlen(marker);
+
+	for (char *p = strstr(s, marker); p; p = strstr(p, marker)) {
+		p += m;
 		size_t n = strcspn(p, "\r");
 		if (id && cap) {
 			snprintf(id, cap, "%.*s", (int)n, p);
@@ -224,6 +248,34 @@ static inline void mask_ids(char *s, char *id, size_t cap)
 		memmove(p + 2, p + n, strlen(p + n) + 1);
 		memcpy(p, "ID", 2);
 	}
+}
+
+/* Every "queued as <id>" id. */
+static inline void mask_ids(char *s, char *id, size_t cap)
+{
+	mask_ids_after(s, "queued as ", id, cap);
+}
+
+/* Send complete lines, every byte of them consumed; the replies, in a buffer the next call overwrites. */
+static inline char *c_ask(struct client *c, const char *data)
+{
+	static char got[4096];
+
+	c_send(c, data);
+	assert_int_equal(c->in.len, 0);
+	assert_true(c->out.len < sizeof(got));
+	memcpy(got, c->out.data ? c->out.data : "", c->out.len);
+	got[c->out.len] = '\0';
+	c->out.len = 0;
+	return got;
+}
+
+/* c_ask and check the replies, with every " as <id>" id masked ("queued as", LMTP's "delivered as"). */
+static inline void say_masked(struct client *c, const char *data, const char *want)
+{
+	char *got = c_ask(c, data);
+	mask_ids_after(got, " as ", NULL, 0);
+	expect_str(got, want);
 }
 
 /* ---- Maildirs ---- */

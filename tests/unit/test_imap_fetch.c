@@ -45,8 +45,8 @@ static void test_select(void **state)
 	(void)state;
 
 	open_inbox(&c);
-	t_deliver(T.inbox, "Subject: one\r\n\r\n1\r\n");
-	t_deliver(T.inbox, "Subject: two\r\n\r\n2\r\n");
+	deliver(T.inbox, "Subject: one\r\n\r\n1\r\n");
+	deliver(T.inbox, "Subject: two\r\n\r\n2\r\n");
 	char *r = tc_cmd(&c, "a SELECT inbox");
 	t_has(r, "* FLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)\r\n"
 	         "* OK [PERMANENTFLAGS (\\Answered \\Flagged \\Deleted \\Seen \\Draft)] Flags permitted\r\n"
@@ -78,7 +78,7 @@ static void test_fetch_items(void **state)
 	struct tc c;
 	(void)state;
 
-	t_deliver(T.inbox, MIME_MSG);
+	deliver(T.inbox, MIME_MSG);
 	open_inbox(&c);
 	free(tc_cmd(&c, "a SELECT INBOX"));
 	char *r = tc_cmd(&c, "b FETCH 1 (UID RFC822.SIZE FLAGS INTERNALDATE)");
@@ -164,12 +164,12 @@ static void test_malformed_mail(void **state)
 	struct tc c;
 	(void)state;
 
-	t_deliver(T.inbox, "Content-Type: multipart/mixed\r\n\r\nno boundary at all\r\n");
-	t_deliver(T.inbox, "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nnever closed\r\n");
-	t_deliver(T.inbox, "Content-Type: !!garbage!!\r\nFrom: <<<@@>>>\r\nTo: ,,,\r\n\r\nx\r\n");
-	t_deliver(T.inbox, "no header separator at all");
-	t_deliver(T.inbox, "Content-Type: message/rfc822\r\n\r\n");
-	t_deliver(T.inbox, "Subject: lf only\nContent-Type: text/plain\n\nline one\nline two\n");
+	deliver(T.inbox, "Content-Type: multipart/mixed\r\n\r\nno boundary at all\r\n");
+	deliver(T.inbox, "Content-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\n\r\nnever closed\r\n");
+	deliver(T.inbox, "Content-Type: !!garbage!!\r\nFrom: <<<@@>>>\r\nTo: ,,,\r\n\r\nx\r\n");
+	deliver(T.inbox, "no header separator at all");
+	deliver(T.inbox, "Content-Type: message/rfc822\r\n\r\n");
+	deliver(T.inbox, "Subject: lf only\nContent-Type: text/plain\n\nline one\nline two\n");
 	open_inbox(&c);
 	free(tc_cmd(&c, "a SELECT INBOX"));
 	char *r = tc_cmd(&c, "b FETCH 1:* (BODYSTRUCTURE ENVELOPE BODY.PEEK[1] RFC822.SIZE)");
@@ -197,13 +197,13 @@ static void test_search(void **state)
 	struct tc c;
 	(void)state;
 
-	t_deliver(T.inbox, MIME_MSG);
-	t_deliver(T.inbox,
-	          "From: bob@example.test\r\nSubject: lunch\r\nDate: Tue, 2 Jan 2024 10:00:00 +0000\r\n"
-	          "X-Tag: blue\r\n\r\nsee you at noon\r\n");
-	t_deliver(T.inbox, "From: carol@example.org\r\nSubject: big\r\n\r\n"
-	                   "0123456789012345678901234567890123456789"
-	                   "0123456789012345678901234567890123456789\r\n");
+	deliver(T.inbox, MIME_MSG);
+	deliver(T.inbox,
+	        "From: bob@example.test\r\nSubject: lunch\r\nDate: Tue, 2 Jan 2024 10:00:00 +0000\r\n"
+	        "X-Tag: blue\r\n\r\nsee you at noon\r\n");
+	deliver(T.inbox, "From: carol@example.org\r\nSubject: big\r\n\r\n"
+	                 "0123456789012345678901234567890123456789"
+	                 "0123456789012345678901234567890123456789\r\n");
 	open_inbox(&c);
 	free(tc_cmd(&c, "a SELECT INBOX"));
 	free(tc_cmd(&c, "b STORE 2 +FLAGS.SILENT (\\Flagged \\Seen)"));

@@ -16,7 +16,7 @@ static void test_store_copy_move_expunge(void **state)
 	(void)state;
 
 	for (int i = 0; i < 4; i++)
-		t_deliver(T.inbox, "Subject: m\r\n\r\nbody\r\n");
+		deliver(T.inbox, "Subject: m\r\n\r\nbody\r\n");
 	open_session(&c);
 	free(tc_cmd(&c, "a SELECT INBOX"));
 	char *r = tc_cmd(&c, "b STORE 1:2 +FLAGS (\\Seen \\Flagged)");
@@ -60,7 +60,7 @@ static void test_store_copy_move_expunge(void **state)
 	tc_expect(&c, "q SEARCH ALL", "* SEARCH\r\n");
 
 	/* CLOSE expunges silently */
-	t_deliver(T.inbox, "Subject: n\r\n\r\nbody\r\n");
+	deliver(T.inbox, "Subject: n\r\n\r\nbody\r\n");
 	tc_expect(&c, "r NOOP", "* 1 EXISTS\r\n* 1 RECENT\r\nr OK");
 	free(tc_cmd(&c, "s STORE 1 +FLAGS.SILENT (\\Deleted)"));
 	r = tc_cmd(&c, "t CLOSE");
@@ -165,7 +165,7 @@ static void test_two_sessions_agree(void **state)
 	(void)state;
 
 	for (int i = 0; i < 3; i++)
-		t_deliver(T.inbox, "Subject: shared\r\n\r\nbody\r\n");
+		deliver(T.inbox, "Subject: shared\r\n\r\nbody\r\n");
 	open_session(&a);
 	open_session(&b);
 	free(tc_cmd(&a, "a SELECT INBOX"));
@@ -189,7 +189,7 @@ static void test_two_sessions_agree(void **state)
 	assert_string_equal(r, "* 1 EXPUNGE\r\nb OK NOOP completed\r\n");
 	free(r);
 	/* a delivery: EXISTS in both, \Recent for one of them only */
-	t_deliver(T.inbox, "Subject: new\r\n\r\nbody\r\n");
+	deliver(T.inbox, "Subject: new\r\n\r\nbody\r\n");
 	tc_expect(&b, "b NOOP", "* 3 EXISTS\r\n* 1 RECENT\r\nb OK");
 	r = tc_cmd(&a, "a NOOP");
 	assert_string_equal(r, "* 3 EXISTS\r\na OK NOOP completed\r\n");
@@ -215,7 +215,7 @@ static void test_idle(void **state)
 	free(r);
 	assert_true(imap_session_poll(c.s, &c.out));
 	assert_int_equal(c.out.len, 0);
-	t_deliver(T.inbox, "Subject: pushed\r\n\r\nbody\r\n");
+	deliver(T.inbox, "Subject: pushed\r\n\r\nbody\r\n");
 	assert_true(imap_session_poll(c.s, &c.out));
 	r = tc_take(&c);
 	assert_string_equal(r, "* 1 EXISTS\r\n* 1 RECENT\r\n");

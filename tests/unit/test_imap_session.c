@@ -256,7 +256,7 @@ static void test_fetch_in_pieces(void **state)
 
 	for (int i = 0; i < 5; i++) {
 		snprintf(body, sizeof(body), "Subject: m%d\r\n\r\n%0500d\r\n", i, i);
-		t_deliver(T.inbox, body);
+		deliver(T.inbox, body);
 	}
 	T.cfg.output_buffer = 700; /* about one message per piece */
 	tc_open(&c, &T.lc_plain, NULL);

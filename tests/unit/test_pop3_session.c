@@ -222,9 +222,9 @@ static const char *const MSG2 = "From: b@example.test\nSubject: two\n\nbody\n..t
 
 static void deliver_three(void)
 {
-	t_deliver(T.inbox, MSG1);
-	t_deliver(T.inbox, MSG2);
-	t_deliver(T.inbox, "Subject: three\r\n\r\nthird\r\n");
+	deliver(T.inbox, MSG1);
+	deliver(T.inbox, MSG2);
+	deliver(T.inbox, "Subject: three\r\n\r\nthird\r\n");
 }
 
 /* The UIDVALIDITY and UIDs as an IMAP session reports them. */
@@ -352,7 +352,7 @@ static void test_in_use(void **state)
 	struct pc a, b;
 	(void)state;
 
-	t_deliver(T.inbox, MSG1);
+	deliver(T.inbox, MSG1);
 	pc_open(&a, &lc_plain, NULL);
 	pc_open(&b, &lc_plain, NULL);
 	free(pc_take(&a));
@@ -411,7 +411,7 @@ static void test_retr_in_pieces(void **state)
 	size_t n = (size_t)sprintf(msg, "Subject: big\r\n\r\n");
 	while (n + 11 < big)
 		n += (size_t)sprintf(msg + n, ".%08zu\r\n", n);
-	t_deliver(T.inbox, msg);
+	deliver(T.inbox, msg);
 	T.cfg.output_buffer = 8192;
 	pc_open(&c, &lc_plain, NULL);
 	free(pc_take(&c));
@@ -476,7 +476,7 @@ static void test_timeout_and_shutdown(void **state)
 	struct pc c;
 	(void)state;
 
-	t_deliver(T.inbox, MSG1);
+	deliver(T.inbox, MSG1);
 	pc_open(&c, &lc_plain, NULL);
 	free(pc_take(&c));
 	pc_login(&c);
