@@ -73,6 +73,10 @@ done
 [ "$(id -u)" = 0 ] || die "needs root (Postfix and originmaild start as root and drop privileges)"
 
 tmp=$(mktemp -d /tmp/originmail-bench.XXXXXX)
+# originmaild's maps and cgroup are its own (never the host's /sys/fs/bpf/originmail, which live instances
+# may share), removed at the end.
+PIN=/sys/fs/bpf/originmail-bench-smtp-$$
+CG=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)/originmail-bench-smtp-$$
 chmod 755 "$tmp" # both servers run as other users
 OM_PID="" PF_MASTER="" PF_CONF="$tmp/pf/etc" HAP_PID="" IDLE_PID="" PERF_PID=""
 ok=0
@@ -103,6 +107,8 @@ cleanup() {
 		stop_pid "$PF_MASTER" 100
 		for p in $children; do stop_pid "$p" 10; done
 	fi
+	[ -d "$PIN" ] && rm -rf "$PIN"
+	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
 	if [ $ok = 1 ] && [ "${SMTP_KEEP:-0}" != 1 ]; then
 		rm -rf "$tmp"
 	else
@@ -151,6 +157,8 @@ max_connections = 4096
 origin_max_connections = 0
 origin_rate = 0
 shutdown_grace = 2s
+bpf_pin_dir = $PIN
+bpf_cgroup = $CG
 
 [listener smtp]
 address = 127.0.0.1:$O_PORT
