@@ -249,10 +249,12 @@ try:
             "each instance's programs see only its own ports")
     t.check(e is not None and e["counted"] == 0 and e["bytes_out"] == 0,
             "bpf_sk_msg = denied: a served connection is not in the sockhash, no bytes counted", e)
-    r = conn_row(s.getsockname()[1])
-    t.check(r is not None and r["bytes_counted"] is False, "originctl conns --json: bytes_counted false", r)
-    t.check(any(ln.split()[-1] == "-" and str(e["cookie"] if e else 0) == ln.split()[0]
-                for ln in octl("conns").stdout.splitlines()[1:]), "originctl conns table: bytes out '-'")
+    banner = len("220 mx1.example.test ESMTP originmail\r\n")
+    r = wait_for(lambda: (lambda x: x if x and x["bytes_out"] == banner else None)(conn_row(s.getsockname()[1])))
+    t.check(r is not None and r["bytes_counted"] is False and r["bytes_from"] == "tcp",
+            "originctl conns --json: not counted by sk_msg, the banner's bytes from TCP's acked count", r)
+    t.check(any(ln.split()[-1] == str(banner) and str(e["cookie"] if e else 0) == ln.split()[0]
+                for ln in octl("conns").stdout.splitlines()[1:]), "originctl conns table: the same bytes out")
     bport = s.getsockname()[1]
     s.close()
     t.check(wait_for(lambda: find(P["b"], bport) is None), "B's entry gone after close (state callback)")

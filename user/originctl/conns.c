@@ -14,6 +14,7 @@
 #include "json.h"
 #include "originctl.h"
 #include "originmail/bpf_abi.h"
+#include "tcp_bytes.h"
 
 static int usage(FILE *f, int rc)
 {
@@ -47,6 +48,13 @@ static void print_one(struct json *j, const struct om_conn *c, unsigned long lon
 {
 	unsigned long long age_ms = now_ns > c->opened_ns ? (now_ns - c->opened_ns) / 1000000 : 0;
 	char o[64], p[64], l[64], age[32], bytes[24] = "-";
+	/* Bytes out: sk_msg's count, or for a connection it does not see, what TCP says the peer acked. */
+	unsigned long long out = c->bytes_out;
+	const char *from = "sk_msg";
+	if (!c->counted)
+		from = ctl_tcp_bytes_acked(c, &out) ? "tcp" : "none";
+	if (!strcmp(from, "none"))
+		out = 0;
 
 	if (j) {
 		json_begin_object(j, NULL);
@@ -62,15 +70,15 @@ static void print_one(struct json *j, const struct om_conn *c, unsigned long lon
 		json_int(j, "proxy_version", c->proxy_version);
 		json_cstr(j, "unique_id", c->unique_id);
 		json_int(j, "age_ms", (long long)age_ms);
-		json_int(j, "bytes_out", (long long)c->bytes_out);
-		json_bool(j, "bytes_counted",
-		          c->counted != 0); /* false: bpf_sk_msg = denied, bytes_out is 0 */
+		json_int(j, "bytes_out", (long long)out);
+		json_bool(j, "bytes_counted", c->counted != 0); /* false: bpf_sk_msg = denied */
+		json_cstr(j, "bytes_from", from);
 		json_int(j, "bytes_dropped", (long long)c->bytes_dropped);
 		json_end_object(j);
 		return;
 	}
-	if (c->counted)
-		snprintf(bytes, sizeof(bytes), "%llu", (unsigned long long)c->bytes_out);
+	if (strcmp(from, "none") != 0)
+		snprintf(bytes, sizeof(bytes), "%llu", out);
 	bool via = c->proxy_version != 0 && memcmp(&c->origin, &c->peer, sizeof(c->origin)) != 0;
 	printf("%-20llu %-40s %-40s %-40s %-7u %-10s %-3s %-14s %-8s %s\n", (unsigned long long)c->cookie,
 	       om_endpoint_format(&c->origin, o, sizeof(o)),
