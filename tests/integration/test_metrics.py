@@ -306,7 +306,8 @@ try:
                 "originmail_proxy_header_errors_total", "originmail_proxy_header_wait_seconds",
                 "originmail_tls_handshakes_total", "originmail_tls_handshake_failures_total",
                 "originmail_messages_accepted_total", "originmail_stored_bytes_total", "originmail_logins_total",
-                "originmail_bpf_dropped_bytes_total", "originmail_connections_open"):
+                "originmail_bpf_dropped_bytes_total", "originmail_connections_open",
+                "originmail_folder_cache_messages", "originmail_folder_opens_total"):
         t.check(fam in before and before[fam]["help"], f"{fam} is exported with HELP and TYPE")
 
     # --- SMTP through HAProxy (PROXY v2): one message of known size
@@ -340,7 +341,23 @@ try:
     msg = b"From: b@client.example\r\nSubject: appended\r\n\r\nhello\r\n"
     r3 = imap_cmd(s, f, "a3", "APPEND INBOX {%d}" % len(msg), literal=msg)
     t.check("a1 NO" in r1 and "a2 OK" in r2 and "a3 OK" in r3, "IMAP: failed login, login, APPEND", r1 + r2 + r3)
+    # The SELECT reads the folder (and moves the delivered message into cur/); a second later the first
+    # EXAMINE reads it again (the move was in the same second as that scan), the second uses that scan.
+    r5 = imap_cmd(s, f, "a5", "SELECT INBOX")
+    time.sleep(1.1)
+    r6 = imap_cmd(s, f, "a6", "EXAMINE INBOX")
+    r7 = imap_cmd(s, f, "a7", "EXAMINE INBOX")
+    t.check("a5 OK" in r5 and "a6 OK" in r6 and "a7 OK" in r7, "IMAP: SELECT, then EXAMINE twice", r5 + r6 + r7)
     during = scrape("scrape with an IMAP session open")
+    t.check(value(during, "originmail_folder_cache_messages") >= 1, "folder cache: INBOX's scan is kept",
+            value(during, "originmail_folder_cache_messages"))
+    t.check(value(during, "originmail_folder_opens_total", result="cached") -
+            value(before, "originmail_folder_opens_total", result="cached") == 1 and
+            value(during, "originmail_folder_opens_total", result="scanned") -
+            value(before, "originmail_folder_opens_total", result="scanned") >= 2,
+            "folder opens: SELECT and the first EXAMINE scanned, the second came from the kept scan",
+            (value(during, "originmail_folder_opens_total", result="cached"),
+             value(during, "originmail_folder_opens_total", result="scanned")))
     t.check(value(during, "originmail_connections_open") == 1, "connections open: 1 (the IMAP session)")
     t.check(value(during, "originmail_bpf_map_entries", map="conns") >= 1,
             "bpf map entries: the open connection is in the pinned conns map",

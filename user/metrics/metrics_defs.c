@@ -92,4 +92,17 @@ const struct metric_def metric_defs[M__COUNT] = {
                                  {NULL},
                                  NULL,
                                  0},
+        [M_FOLDER_CACHE_MESSAGES] = {"originmail_folder_cache_messages",
+                                     METRIC_GAUGE,
+                                     "Messages whose folder scan this process keeps (folder_cache).",
+                                     {NULL},
+                                     NULL,
+                                     0},
+        [M_FOLDER_OPENS] = {"originmail_folder_opens_total",
+                            METRIC_COUNTER,
+                            "Folders opened (SELECT, EXAMINE, STATUS, POP3 login), by whether the kept scan "
+                            "served (cached) or the directories were read (scanned).",
+                            {"result"},
+                            NULL,
+                            0},
 };

@@ -311,6 +311,14 @@ static void refresh_gauges(void *arg)
 
 	metrics_set(M_CONNECTIONS_OPEN, s->nconns);
 	om_bpf_report_metrics(s->bpf);
+	/* The store keeps plain totals (it knows nothing of metrics): what is new since the last scrape. */
+	static struct mbox_cache_stats last;
+	struct mbox_cache_stats now;
+	mbox_cache_stats(&now);
+	metrics_set(M_FOLDER_CACHE_MESSAGES, (double)now.held);
+	metrics_add(M_FOLDER_OPENS, now.hits - last.hits, "cached");
+	metrics_add(M_FOLDER_OPENS, now.misses - last.misses, "scanned");
+	last = now;
 }
 
 /* Tags distinguishing the loop's own fds from connections in epoll data. */

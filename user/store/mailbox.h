@@ -58,6 +58,12 @@ struct mbox {
 #define MBOX_CACHE_DEFAULT 100000
 void mbox_cache_set_limit(size_t messages);
 void mbox_cache_clear(void);
+/* For the metrics: messages held now, and how many folder opens were served from a kept scan or not. */
+struct mbox_cache_stats {
+	size_t held;
+	unsigned long long hits, misses;
+};
+void mbox_cache_stats(struct mbox_cache_stats *out);
 
 /* Open the folder at path (a Maildir; created if create). Nothing is scanned yet. NULL with err set
  * when it does not exist or cannot be read. */

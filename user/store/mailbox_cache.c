@@ -35,6 +35,7 @@ static struct cached_folder folders[CACHE_FOLDERS];
 static size_t limit = MBOX_CACHE_DEFAULT; /* messages held across all folders; 0: none */
 static size_t held;
 static unsigned long long clock_;
+static unsigned long long hits, misses;
 
 static void drop(struct cached_folder *f)
 {
@@ -65,6 +66,11 @@ void mbox_cache_set_limit(size_t messages)
 		drop(v);
 }
 
+void mbox_cache_stats(struct mbox_cache_stats *out)
+{
+	*out = (struct mbox_cache_stats){.held = held, .hits = hits, .misses = misses};
+}
+
 void mbox_cache_clear(void)
 {
 	for (size_t i = 0; i < CACHE_FOLDERS; i++)
@@ -92,7 +98,20 @@ static bool same_stamp(const struct mbox_stamp *a, const struct mbox_stamp *b)
 	       a->list_size == b->list_size;
 }
 
+static bool load(struct mbox *m, unsigned opts);
+
 bool mbox_cache_load(struct mbox *m, unsigned opts)
+{
+	bool hit = load(m, opts);
+
+	if (hit)
+		hits++;
+	else
+		misses++;
+	return hit;
+}
+
+static bool load(struct mbox *m, unsigned opts)
 {
 	struct cached_folder *f = find(m->path);
 	struct mbox_stamp now;
