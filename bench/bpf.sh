@@ -66,19 +66,17 @@ cleanup() {
 	set +e
 	stop_pid "$IDLE_PID"
 	stop_pid "$HAP_PID"
-	stop_om "$ON_PID"
-	stop_om "$DENIED_PID"
-	stop_om "$OFF_PID"
+	stop_server "$ON_PID"
+	stop_server "$DENIED_PID"
+	stop_server "$OFF_PID"
 	echo "$STATS_WAS" >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
 	# The daemon ran as nobody at exit and may have had to leave its pins: ours to remove.
-	for d in "$PIN" "$PIN_D"; do [ -d "$d" ] && rm -rf "$d"; done
-	for d in "$CG" "$CG_D"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+	remove_pins "$PIN" "$CG"
+	remove_pins "$PIN_D" "$CG_D"
 	[ "$mail" != "$tmp" ] && rm -rf "$mail"
 	remove_tmp "${BPF_KEEP:-0}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 # Ports below 32768 so no ephemeral port of the many short connections can hold one.
 base=$((21000 + ($$ % 500) * 20))

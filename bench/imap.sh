@@ -75,20 +75,12 @@ cleanup() {
 	stop_pid "$PERF_PID"
 	stop_pid "$IDLE_PID"
 	stop_pid "$HAP_PID"
-	stop_om "$OM_PID"
-	if [ -n "$DC_MASTER" ]; then
-		children=$(ps -o pid= --ppid "$DC_MASTER" 2>/dev/null)
-		doveadm -c "$DC_CONF" stop >/dev/null 2>&1 # SIGTERM to the master's PID (its pid file)
-		stop_pid "$DC_MASTER" 100
-		for p in $children; do stop_pid "$p" 10; done
-	fi
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
+	stop_server "$OM_PID"
+	stop_server "$DC_MASTER" doveadm -c "$DC_CONF" stop # SIGTERM to the master's PID (its pid file)
+	remove_pins "$PIN" "$CG"
 	remove_tmp "${IMAP_KEEP:-0}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
+on_exit cleanup
 
 base=$((20000 + ($$ % 500) * 20 + 10))
 O_PORT=$(free_port $base)

@@ -33,11 +33,25 @@ stop_pid() { # PID [TENTHS]: SIGTERM, then SIGKILL if it is still there
 	done
 	kill -9 "$1" 2>/dev/null || true
 }
-stop_om() { # PID: originmaild and its relay-queue worker
+# stop_server PID [COMMAND...]: a server and its children (originmaild's relay-queue worker, a master's
+# processes), after COMMAND, the server's own stop, if given.
+stop_server() {
 	[ -n "$1" ] || return 0
 	children=$(ps -o pid= --ppid "$1" 2>/dev/null || true)
-	stop_pid "$1" 100
+	pid=$1
+	shift
+	[ $# = 0 ] || "$@" >/dev/null 2>&1
+	stop_pid "$pid" 100
 	for p in $children; do stop_pid "$p" 10; done
+}
+on_exit() { # FUNCTION: run at exit, on INT and TERM too
+	trap "$1" EXIT
+	trap 'exit 130' INT
+	trap 'exit 143' TERM
+}
+remove_pins() { # PIN_DIR CGROUP: an originmaild's own, left behind when it ran as nobody at exit
+	[ -d "$1" ] && rm -rf "$1"
+	[ -d "$2" ] && rmdir "$2" 2>/dev/null
 }
 remove_tmp() { # KEEP: the temp dir goes unless the run failed or KEEP is 1
 	if [ "$ok" = 1 ] && [ "${1:-0}" != 1 ]; then
