@@ -46,11 +46,11 @@ struct sess {
 };
 
 struct opts {
-	long sessions, idle, messages;
+	long messages;
 	const char *user, *pass;
 };
 
-static struct opts o = {.sessions = 1000, .user = "bench@example.test", .pass = "bench-secret"};
+static struct opts o = {.user = "bench@example.test", .pass = "bench-secret"};
 static void finish(struct sess *s, const char *err)
 {
 	if (err)
@@ -137,7 +137,7 @@ static bool advance(struct sess *s)
 			finish(s, msg);
 			return false;
 		}
-		if (o.idle) {
+		if (lc.idle) {
 			s->step = S_IDLE;
 			lc.active--;
 			return true;
@@ -358,20 +358,8 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "t:n:c:m:T:u:w:i:H:h")) != -1) {
 		switch (c) {
-		case 't':
-			lc.target = optarg;
-			break;
-		case 'n':
-			o.sessions = lc_number(optarg, 1, 100000000, usage);
-			break;
-		case 'c':
-			lc.concurrency = lc_number(optarg, 1, 100000, usage);
-			break;
 		case 'm':
 			o.messages = lc_number(optarg, 1, 100000000, usage);
-			break;
-		case 'T':
-			lc.limit_s = (double)lc_number(optarg, 1, 86400, usage);
 			break;
 		case 'u':
 			o.user = optarg;
@@ -379,30 +367,17 @@ int main(int argc, char **argv)
 		case 'w':
 			o.pass = optarg;
 			break;
-		case 'i':
-			o.idle = lc_number(optarg, 1, 1000000, usage);
-			break;
-		case 'H':
-			lc.hold_s = (double)lc_number(optarg, 0, 86400, usage);
-			break;
 		default:
-			usage();
+			if (!lc_option(c, optarg, usage))
+				usage();
 		}
 	}
-	if (optind != argc || !lc.target || !lc_parse_target(lc.target)) {
-		if (lc.target)
-			fprintf(stderr, "imap_load: bad target '%s' (IPv4:PORT or [IPv6]:PORT)\n", lc.target);
-		usage();
-	}
+	lc_check_target(optind != argc, "imap_load", usage);
 	if (strlen(o.user) > 250 || strlen(o.pass) > 250 || strpbrk(o.user, "\"\\\r\n") ||
 	    strpbrk(o.pass, "\"\\\r\n"))
 		usage();
-	long total = o.idle ? o.idle : o.sessions;
 	struct lc_client cl = {.prog = "imap_load",
 	                       .size = sizeof(struct sess),
-	                       .total = total,
-	                       .slots = o.idle ? o.idle : (lc.concurrency < total ? lc.concurrency : total),
-	                       .idle = o.idle > 0,
 	                       .is_free = is_free,
 	                       .is_idle = is_idle,
 	                       .open = open_session,

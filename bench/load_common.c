@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-struct lc_run lc = {.concurrency = 16, .limit_s = 60, .hold_s = 30};
+struct lc_run lc = {.sessions = 1000, .concurrency = 16, .limit_s = 60, .hold_s = 30};
 static volatile sig_atomic_t stop_flag;
 
 double lc_now(void)
@@ -78,8 +78,45 @@ long lc_number(const char *s, long min, long max, void (*usage)(void))
 	return v;
 }
 
+bool lc_option(int opt, const char *arg, void (*usage)(void))
+{
+	switch (opt) {
+	case 't':
+		lc.target = arg;
+		return true;
+	case 'n':
+		lc.sessions = lc_number(arg, 1, 100000000, usage);
+		return true;
+	case 'c':
+		lc.concurrency = lc_number(arg, 1, 100000, usage);
+		return true;
+	case 'T':
+		lc.limit_s = (double)lc_number(arg, 1, 86400, usage);
+		return true;
+	case 'i':
+		lc.idle = lc_number(arg, 1, 1000000, usage);
+		return true;
+	case 'H':
+		lc.hold_s = (double)lc_number(arg, 0, 86400, usage);
+		return true;
+	default:
+		return false;
+	}
+}
+
+void lc_check_target(bool extra, const char *prog, void (*usage)(void))
+{
+	if (extra || !lc.target || !lc_parse_target(lc.target)) {
+		if (lc.target)
+			fprintf(stderr, "%s: bad target '%s' (IPv4:PORT or [IPv6]:PORT)\n", prog, lc.target);
+		usage();
+	}
+}
+
 bool lc_setup(struct lc_client *c)
 {
+	c->total = lc.idle ? lc.idle : lc.sessions;
+	c->slots = lc.idle ? lc.idle : (lc.concurrency < c->total ? lc.concurrency : c->total);
 	c->sess = calloc((size_t)c->slots, c->size);
 	lc.lat = calloc((size_t)c->total, sizeof(*lc.lat));
 	lc.epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -196,7 +233,7 @@ int lc_run(const struct lc_client *c)
 	struct epoll_event ev[256];
 
 	/* Load mode: the loop ends when every session has finished; idle mode: when none is connecting. */
-	while (!stop_flag && (c->idle ? lc.started < total || lc.active > 0 : lc.finished < total)) {
+	while (!stop_flag && (lc.idle ? lc.started < total || lc.active > 0 : lc.finished < total)) {
 		/* Start sessions in free slots up to the concurrency (idle mode: connecting ones count). */
 		for (long scan = 0; lc.started < total && lc.active < lc.concurrency && scan < slots;
 		     scan++) {
@@ -225,7 +262,7 @@ int lc_run(const struct lc_client *c)
 		snprintf(lc.first_error, sizeof(lc.first_error), "%ld sessions unfinished after %.0f s",
 		         unfinished, lc.limit_s);
 
-	if (c->idle) {
+	if (lc.idle) {
 		long ready = 0;
 		for (long i = 0; i < slots; i++)
 			ready += c->is_idle(c->sess + (size_t)i * c->size);

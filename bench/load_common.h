@@ -14,7 +14,7 @@ struct lc_run {
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
 	const char *target;
-	long concurrency;
+	long sessions, idle, concurrency;
 	double limit_s, hold_s;
 	int epfd;
 	double *lat;
@@ -27,10 +27,9 @@ extern struct lc_run lc;
 /* What the run loop asks of a client's session array. */
 struct lc_client {
 	const char *prog;
-	char *sess; /* slots of size bytes each */
+	char *sess; /* slots of size bytes each, from lc_setup */
 	size_t size;
 	long slots, total;
-	bool idle;
 	bool (*is_free)(const void *s);
 	bool (*is_idle)(const void *s);
 	void (*open)(void *s);
@@ -41,7 +40,11 @@ struct lc_client {
 double lc_now(void);
 bool lc_parse_target(const char *t);
 long lc_number(const char *s, long min, long max, void (*usage)(void));
-/* Allocates the latency array, the epoll set and the slots; false (after perror) on failure. */
+/* The options both clients take (-t -n -c -T -i -H); false for any other. */
+bool lc_option(int opt, const char *arg, void (*usage)(void));
+/* Usage unless the target parses and no argument is left over (extra). */
+void lc_check_target(bool extra, const char *prog, void (*usage)(void));
+/* Allocates the latency array, the epoll set and the slots; false (after a message) on failure. */
 bool lc_setup(struct lc_client *c);
 /* Counts an error, keeping the first message. */
 void lc_error(unsigned id, const char *err);

@@ -47,15 +47,13 @@ struct sess {
 };
 
 struct opts {
-	long sessions, idle;
 	size_t size;
 	int proxy; /* 0 none, 1 v1, 2 v2 */
 	bool greet_only;
 	const char *from, *rcpt, *helo;
 };
 
-static struct opts o = {.sessions = 1000,
-                        .size = 10240,
+static struct opts o = {.size = 10240,
                         .from = "bench@client.example",
                         .rcpt = "bench@example.test",
                         .helo = "client.example"};
@@ -189,7 +187,7 @@ static bool advance(struct sess *s, int code, const char *line, size_t linelen)
 		s->step = o.greet_only ? S_QUIT : S_EHLO;
 		return o.greet_only ? send_cmd(s, "QUIT", "", "") : send_cmd(s, "EHLO ", o.helo, "");
 	case S_EHLO:
-		if (o.idle) {
+		if (lc.idle) {
 			s->step = S_IDLE;
 			lc.active--;
 			return true;
@@ -356,15 +354,6 @@ int main(int argc, char **argv)
 
 	while ((c = getopt(argc, argv, "t:n:c:s:p:T:f:r:e:i:H:gh")) != -1) {
 		switch (c) {
-		case 't':
-			lc.target = optarg;
-			break;
-		case 'n':
-			o.sessions = lc_number(optarg, 1, 100000000, usage);
-			break;
-		case 'c':
-			lc.concurrency = lc_number(optarg, 1, 100000, usage);
-			break;
 		case 's':
 			o.size = (size_t)lc_number(optarg, 0, 1L << 30, usage);
 			break;
@@ -376,9 +365,6 @@ int main(int argc, char **argv)
 			if (o.proxy < 0)
 				usage();
 			break;
-		case 'T':
-			lc.limit_s = (double)lc_number(optarg, 1, 86400, usage);
-			break;
 		case 'f':
 			o.from = optarg;
 			break;
@@ -388,32 +374,19 @@ int main(int argc, char **argv)
 		case 'e':
 			o.helo = optarg;
 			break;
-		case 'i':
-			o.idle = lc_number(optarg, 1, 1000000, usage);
-			break;
 		case 'g':
 			o.greet_only = true;
 			break;
-		case 'H':
-			lc.hold_s = (double)lc_number(optarg, 0, 86400, usage);
-			break;
 		default:
-			usage();
+			if (!lc_option(c, optarg, usage))
+				usage();
 		}
 	}
-	if (optind != argc || !lc.target || !lc_parse_target(lc.target)) {
-		if (lc.target)
-			fprintf(stderr, "smtp_load: bad target '%s' (IPv4:PORT or [IPv6]:PORT)\n", lc.target);
-		usage();
-	}
+	lc_check_target(optind != argc, "smtp_load", usage);
 	if (strlen(o.from) > 500 || strlen(o.rcpt) > 500 || strlen(o.helo) > 500)
 		usage();
-	long total = o.idle ? o.idle : o.sessions;
 	struct lc_client cl = {.prog = "smtp_load",
 	                       .size = sizeof(struct sess),
-	                       .total = total,
-	                       .slots = o.idle ? o.idle : (lc.concurrency < total ? lc.concurrency : total),
-	                       .idle = o.idle > 0,
 	                       .is_free = is_free,
 	                       .is_idle = is_idle,
 	                       .open = open_session,
