@@ -319,8 +319,6 @@ echo "Errors in all runs: $errs."
 echo
 echo "### Memory per idle IMAP session ($IDLE sessions logged in, INBOX selected, held open)"
 echo
-echo "| server | processes counted (with the sessions open) | RSS before | RSS with sessions | RSS per session | PSS per session | goal < 128 KiB (RSS) |"
-echo "|---|---|---:|---:|---:|---:|:---|"
 mem_rows dovecot 128
 echo "Kernel socket buffers, the page cache holding the messages, and HAProxy's memory are in neither."
 
@@ -336,16 +334,10 @@ if [ -s "$tmp/perf.data" ]; then
 	echo "By shared object (self time; libcrypt is the password hash of LOGIN, and much of the kernel's share is"
 	echo "page faults and munmap on the memory it allocates per hash):"
 	echo
-	echo '```'
-	perf report -i "$tmp/perf.data" --no-children --stdio --sort dso -g none 2>/dev/null |
-		grep -v '^#' | grep -v '^$' | head -6 | sed 's/ *- *- *$//'
-	echo '```'
+	perf_top dso 6
 	echo
 	echo "Top frames by self time:"
 	echo
-	echo '```'
-	perf report -i "$tmp/perf.data" --no-children --stdio --sort symbol -g none 2>/dev/null |
-		grep -v '^#' | grep -v '^$' | head -15 | sed 's/ *- *- *$//'
-	echo '```'
+	perf_top symbol 15
 fi
 ok=1

@@ -181,7 +181,9 @@ latency_rows() { # OTHER
 		echo "$line |"
 	done
 }
-mem_rows() { # OTHER GOAL_KIB: the idle-memory rows of $tmp/mem
+mem_rows() { # OTHER GOAL_KIB: the idle-memory table of $tmp/mem
+	echo "| server | processes counted (with the sessions open) | RSS before | RSS with sessions | RSS per session | PSS per session | goal < $2 KiB (RSS) |"
+	echo "|---|---|---:|---:|---:|---:|:---|"
 	while read -r srv brss bpss bn rss pss n ready; do
 		per=$(awk -v a="$rss" -v b="$brss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
 		perp=$(awk -v a="$pss" -v b="$bpss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
@@ -216,4 +218,10 @@ set grid
 plot "$tmp/plot.dat" using 1:2:3:4 with yerrorlines lw 2 title "originmaild", \
      "$tmp/plot.dat" using 1:5:6:7 with yerrorlines lw 2 title "$4"
 PLOT
+}
+perf_top() { # SORT N: the first N lines of perf report's self time on $tmp/perf.data by SORT, as a code block
+	echo '```'
+	perf report -i "$tmp/perf.data" --no-children --stdio --sort "$1" -g none 2>/dev/null |
+		grep -v '^#' | grep -v '^$' | head -"$2" | sed 's/ *- *- *$//'
+	echo '```'
 }

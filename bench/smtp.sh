@@ -428,8 +428,6 @@ fi
 echo
 echo "### Memory per idle connection ($IDLE sessions held open after EHLO)"
 echo
-echo "| server | processes counted (with the sessions open) | RSS before | RSS with sessions | RSS per session | PSS per session | goal < 64 KiB (RSS) |"
-echo "|---|---|---:|---:|---:|---:|:---|"
 mem_rows postfix 64
 echo "Kernel socket buffers and HAProxy's memory are in neither."
 
@@ -445,10 +443,7 @@ if [ -s "$tmp/perf.data" ]; then
 	echo "On-CPU samples only: time asleep in fsync shows as finish_task_switch, not as its own share."
 	echo "Top frames by self time:"
 	echo
-	echo '```'
-	perf report -i "$tmp/perf.data" --no-children --stdio --sort symbol -g none 2>/dev/null |
-		grep -v '^#' | grep -v '^$' | head -15 | sed 's/ *- *- *$//'
-	echo '```'
+	perf_top symbol 15
 	echo
 	echo "originmaild's own frames, with everything they call (children):"
 	echo
