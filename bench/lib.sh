@@ -1,7 +1,8 @@
 # shellcheck shell=sh
 # Shell helpers shared by bench/smtp.sh, bench/imap.sh and bench/bpf.sh (sourced, not run).
 # The scripts set BENCH (smtp, imap, bpf: the log prefix) and BENCH_TITLE (for the failure line) before
-# sourcing; the result helpers read the script's tmp, CONCURRENCY, IDLE and LOAD.
+# sourcing; the helpers read the script's tmp, ok, CONCURRENCY, IDLE and LOAD, and start_haproxy and
+# idle_mem set HAP_PID and IDLE_PID, which the scripts' cleanup stops.
 
 log() { echo "$BENCH bench: $*" >&2; }
 die() {
