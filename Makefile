@@ -119,14 +119,11 @@ $(BUILD)/proxy_bench: bench/proxy_bench.c $(wildcard user/proxy/*.c)
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -Iinclude -D_GNU_SOURCE $^ -o $@
 
-# The SMTP load client of `make bench` (bench/smtp.sh): standalone, no project library.
-$(BUILD)/smtp_load: bench/smtp_load.c
+# The SMTP and IMAP load clients of `make bench` (bench/smtp.sh, bench/imap.sh): standalone, no project
+# library; the run loop and result lines they share are in bench/load_common.c.
+$(BUILD)/smtp_load $(BUILD)/imap_load: $(BUILD)/%: bench/%.c bench/load_common.c bench/load_common.h
 	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
-
-$(BUILD)/imap_load: bench/imap_load.c
-	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $< -o $@
+	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $(filter %.c,$^) -o $@
 
 # The cookie-lookup micro-benchmark of bench/bpf.sh: the ABI header and libbpf only.
 $(BUILD)/bpf_lookup: bench/bpf_lookup.c include/originmail/bpf_abi.h

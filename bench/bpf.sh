@@ -35,19 +35,11 @@ C=16
 LOAD="$BUILD/smtp_load"
 RCPT=bench@example.test
 
-log() { echo "bpf bench: $*" >&2; }
-die() {
-	log "FAILED: $*"
-	echo
-	echo "**BPF benchmark failed:** $*"
-	exit 1
-}
-for t in haproxy ss awk; do
-	command -v "$t" >/dev/null || die "$t is not installed (make deps-bench)"
-done
-for f in originmaild originctl smtp_load bpf_lookup; do
-	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing (make $BUILD/$f)"
-done
+BENCH=bpf BENCH_TITLE=BPF
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
+need_tools haproxy ss awk
+need_built "$BUILD" originmaild originctl smtp_load bpf_lookup
 [ "$(id -u)" = 0 ] || die "needs root (BPF programs, cgroups)"
 cg2=$(awk '$9 == "cgroup2" {print $5; exit}' /proc/self/mountinfo)
 [ -n "$cg2" ] || die "no cgroup2 mount"
@@ -70,60 +62,21 @@ ON_PID="" DENIED_PID="" OFF_PID="" HAP_PID="" IDLE_PID=""
 STATS_WAS=$(cat /proc/sys/kernel/bpf_stats_enabled 2>/dev/null || echo 0)
 ok=0
 
-stop_pid() { # PID [TENTHS]: SIGTERM, then SIGKILL if it is still there
-	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
-	kill "$1" 2>/dev/null || true
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt "${2:-50}" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -9 "$1" 2>/dev/null || true
-}
-stop_om() { # PID: the daemon and its relay-queue worker
-	[ -n "$1" ] || return 0
-	children=$(ps -o pid= --ppid "$1" 2>/dev/null || true)
-	stop_pid "$1" 100
-	for p in $children; do stop_pid "$p" 10; done
-}
 cleanup() {
 	set +e
 	stop_pid "$IDLE_PID"
 	stop_pid "$HAP_PID"
-	stop_om "$ON_PID"
-	stop_om "$DENIED_PID"
-	stop_om "$OFF_PID"
+	stop_server "$ON_PID"
+	stop_server "$DENIED_PID"
+	stop_server "$OFF_PID"
 	echo "$STATS_WAS" >/proc/sys/kernel/bpf_stats_enabled 2>/dev/null
 	# The daemon ran as nobody at exit and may have had to leave its pins: ours to remove.
-	for d in "$PIN" "$PIN_D"; do [ -d "$d" ] && rm -rf "$d"; done
-	for d in "$CG" "$CG_D"; do [ -d "$d" ] && rmdir "$d" 2>/dev/null; done
+	remove_pins "$PIN" "$CG"
+	remove_pins "$PIN_D" "$CG_D"
 	[ "$mail" != "$tmp" ] && rm -rf "$mail"
-	if [ $ok = 1 ] && [ "${BPF_KEEP:-0}" != 1 ]; then
-		rm -rf "$tmp"
-	else
-		log "logs and configuration kept in $tmp"
-	fi
+	remove_tmp "${BPF_KEEP:-0}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
-free_port() {
-	p=$1
-	while listening "$p"; do p=$((p + 1)); done
-	echo "$p"
-}
-wait_for() { # SECONDS COMMAND...: until the command succeeds
-	n=$(($1 * 10))
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+on_exit cleanup
 
 # Ports below 32768 so no ephemeral port of the many short connections can hold one.
 base=$((21000 + ($$ % 500) * 20))
@@ -151,17 +104,7 @@ for mode in on denied off; do
 		;;
 	esac
 	mkdir -p "$tmp/$mode"
-	cat >"$tmp/$mode/originmail.conf" <<CONF
-hostname = mx1.example.test
-domains = example.test
-mail_root = $mail/$mode/mail
-passwd_file = $tmp/passwd
-user = nobody
-log = stderr
-max_connections = 4096
-origin_max_connections = 0
-origin_rate = 0
-shutdown_grace = 2s
+	{ om_conf "$mail/$mode/mail" "$tmp/passwd" && cat; } >"$tmp/$mode/originmail.conf" <<CONF
 $bpf
 
 [listener smtp]
@@ -214,10 +157,7 @@ backend be_denied
 backend be_off
     server off 127.0.0.1:$OFF_PORT send-proxy
 CONF
-haproxy -c -q -f "$tmp/haproxy.cfg" || die "haproxy configuration invalid"
-haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
-HAP_PID=$!
-wait_for 10 listening "$HOFF_PORT" || die "HAProxy did not start: $(tail -3 "$tmp/haproxy.log")"
+start_haproxy "$HOFF_PORT"
 log "bpf = on :$ON_PORT (pid $ON_PID, pins $PIN), bpf_sk_msg = denied :$DENIED_PORT (pid $DENIED_PID," \
 	"pins $PIN_D), bpf = off :$OFF_PORT (pid $OFF_PID), HAProxy :$HON_PORT/:$HDENIED_PORT/:$HOFF_PORT"
 
@@ -297,15 +237,13 @@ stop_pid "$IDLE_PID"
 IDLE_PID=""
 
 median() { # MODE KIND: "median min max" of sessions/s
-	awk -v m="$1" -v k="$2" '$1 == m && $2 == k {print $6}' "$tmp/runs" | sort -g |
-		awk '{v[NR] = $1} END {
-			printf "%.1f %.1f %.1f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, v[1], v[NR]}'
+	awk -v m="$1" -v k="$2" '$1 == m && $2 == k {print $6}' "$tmp/runs" | median_of "%.1f %.1f %.1f\n"
 }
 # prog_median MODE: median over the conn runs of the programs' ns per connection, "sockops skmsg"
 prog_median() {
 	for col in 1 2; do
 		awk -v m="$1" -v c="$col" -v n="$CONNS" '$1 == m && $2 == "conn" {print ($(8 + c) - $(6 + c)) / n}' \
-			"$tmp/runs" | sort -g | awk '{v[NR] = $1} END {printf "%.0f ", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
+			"$tmp/runs" | median_of "%.0f "
 	done
 	echo
 }

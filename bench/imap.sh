@@ -50,23 +50,15 @@ LOAD="$BUILD/imap_load"
 USER_NAME=bench@example.test
 PASS=bench-secret
 
-log() { echo "imap bench: $*" >&2; }
-die() {
-	log "FAILED: $*"
-	echo
-	echo "**IMAP benchmark failed:** $*"
-	exit 1
-}
+BENCH=imap BENCH_TITLE=IMAP
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 sessions_for() { # sessions per run
 	if [ "$1" -le 1 ]; then echo 100; elif [ "$1" -le 16 ]; then echo 300; else echo 500; fi
 }
 
-for t in haproxy dovecot doveadm gnuplot ss awk; do
-	command -v "$t" >/dev/null || die "$t is not installed (make deps-bench)"
-done
-for f in originmaild originctl imap_load; do
-	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing (make $BUILD/$f)"
-done
+need_tools haproxy dovecot doveadm gnuplot ss awk
+need_built "$BUILD" originmaild originctl imap_load
 [ "$(id -u)" = 0 ] || die "needs root (Dovecot and originmaild start as root and drop privileges)"
 
 tmp=$(mktemp -d /tmp/originmail-imapbench.XXXXXX)
@@ -78,59 +70,17 @@ chmod 755 "$tmp" # both servers run as other users
 OM_PID="" DC_MASTER="" DC_CONF="$tmp/dc/dovecot.conf" HAP_PID="" IDLE_PID="" PERF_PID=""
 ok=0
 
-stop_pid() { # PID [SECONDS]: SIGTERM, then SIGKILL if it is still there
-	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
-	kill "$1" 2>/dev/null || true
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt "${2:-50}" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -9 "$1" 2>/dev/null || true
-}
 cleanup() {
 	set +e
 	stop_pid "$PERF_PID"
 	stop_pid "$IDLE_PID"
 	stop_pid "$HAP_PID"
-	if [ -n "$OM_PID" ]; then
-		children=$(ps -o pid= --ppid "$OM_PID" 2>/dev/null) # its relay worker
-		stop_pid "$OM_PID" 100
-		for p in $children; do stop_pid "$p" 10; done
-	fi
-	if [ -n "$DC_MASTER" ]; then
-		children=$(ps -o pid= --ppid "$DC_MASTER" 2>/dev/null)
-		doveadm -c "$DC_CONF" stop >/dev/null 2>&1 # SIGTERM to the master's PID (its pid file)
-		stop_pid "$DC_MASTER" 100
-		for p in $children; do stop_pid "$p" 10; done
-	fi
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
-	if [ $ok = 1 ] && [ "${IMAP_KEEP:-0}" != 1 ]; then
-		rm -rf "$tmp"
-	else
-		log "logs and configuration kept in $tmp"
-	fi
+	stop_server "$OM_PID"
+	stop_server "$DC_MASTER" doveadm -c "$DC_CONF" stop # SIGTERM to the master's PID (its pid file)
+	remove_pins "$PIN" "$CG"
+	remove_tmp "${IMAP_KEEP:-0}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
-free_port() {
-	p=$1
-	while listening "$p"; do p=$((p + 1)); done
-	echo "$p"
-}
-wait_for() { # SECONDS COMMAND...: until the command succeeds
-	n=$(($1 * 10))
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
+on_exit cleanup
 
 base=$((20000 + ($$ % 500) * 20 + 10))
 O_PORT=$(free_port $base)
@@ -161,17 +111,7 @@ fill_maildir() { # MAILDIR
 
 # ---- originmaild ----
 mkdir -p "$tmp/om"
-cat >"$tmp/om/originmail.conf" <<EOC
-hostname = mx1.example.test
-domains = example.test
-mail_root = $tmp/om/mail
-passwd_file = $tmp/om/passwd
-user = nobody
-log = stderr
-max_connections = 4096
-origin_max_connections = 0
-origin_rate = 0
-shutdown_grace = 2s
+{ om_conf "$tmp/om/mail" "$tmp/om/passwd" && cat; } >"$tmp/om/originmail.conf" <<EOC
 bpf_pin_dir = $PIN
 bpf_cgroup = $CG
 
@@ -277,30 +217,11 @@ backend be_originmaild
 backend be_dovecot
     server dovecot 127.0.0.1:$D_PORT send-proxy
 EOC
-haproxy -c -q -f "$tmp/haproxy.cfg" || die "haproxy configuration invalid"
-haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
-HAP_PID=$!
-wait_for 10 listening "$HD_PORT" || die "HAProxy did not start: $(tail -3 "$tmp/haproxy.log")"
+start_haproxy "$HD_PORT"
 log "originmaild :$O_PORT (pid $OM_PID), Dovecot :$D_PORT (master $DC_MASTER), HAProxy :$HO_PORT/:$HD_PORT (pid $HAP_PID)"
 
 frontend_of() { if [ "$1" = originmaild ]; then echo "$HO_PORT"; else echo "$HD_PORT"; fi; }
-pids_of() { # the server's processes: the main PID and every child of it
-	if [ "$1" = originmaild ]; then m=$OM_PID; else m=$DC_MASTER; fi
-	echo "$m"
-	ps -o pid= --ppid "$m"
-}
-mem_of() { # "RSS_KiB PSS_KiB NPROCS" summed over the server's processes
-	for p in $(pids_of "$1"); do
-		r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
-		s=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
-		echo "${r:-0} ${s:-0}"
-	done | awk '{r += $1; s += $2; n++} END {printf "%d %d %d\n", r, s, n}'
-}
-procs_of() { # "imap x500, imap-login x1, ..."
-	ps -o comm= -p "$(pids_of "$1" | tr -s ' \n' ',' | sed 's/^,//; s/,$//')" | sort | uniq -c | sort -rn |
-		awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1} END {print ""}'
-}
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+pid_of() { if [ "$1" = originmaild ]; then echo "$OM_PID"; else echo "$DC_MASTER"; fi; }
 
 # run SERVER C REPEAT: one load run (REPEAT 0: not recorded)
 run() {
@@ -322,24 +243,8 @@ for srv in originmaild dovecot; do run $srv 16 0; done
 # ---- memory per idle session (after the warm-up, before the timed runs) ----
 : >"$tmp/mem"
 for srv in originmaild dovecot; do
-	sleep 1
-	# shellcheck disable=SC2046 # three numbers, split on purpose
-	set -- $(mem_of $srv)
-	base_rss=$1 base_pss=$2 base_n=$3
-	"$LOAD" -t "127.0.0.1:$(frontend_of $srv)" -i "$IDLE" -c 16 -m "$MSGS" -u $USER_NAME -w $PASS -H 600 \
-		-T 120 >"$tmp/idle-$srv.out" 2>>"$tmp/load.log" &
-	IDLE_PID=$!
-	wait_for 150 grep -qs '^IDLE' "$tmp/idle-$srv.out" || die "$srv: $IDLE idle sessions not set up in time"
-	sleep 2 # let the last processes settle
-	ready=$(field "$(cat "$tmp/idle-$srv.out")" ready)
-	# shellcheck disable=SC2046 # three numbers, split on purpose
-	set -- $(mem_of $srv)
-	procs=$(procs_of $srv)
-	echo "$srv $base_rss $base_pss $base_n $1 $2 $3 $ready" >>"$tmp/mem"
-	echo "$srv|$procs" >>"$tmp/mem-procs"
-	log "$srv: $ready idle sessions: RSS $base_rss -> $1 KiB, PSS $base_pss -> $2 KiB, $base_n -> $3 processes"
-	stop_pid "$IDLE_PID"
-	IDLE_PID=""
+	idle_mem $srv "$(pid_of $srv)" -t "127.0.0.1:$(frontend_of $srv)" -i "$IDLE" -c 16 -m "$MSGS" \
+		-u $USER_NAME -w $PASS -H 600 -T 120
 	sleep 1
 done
 
@@ -364,29 +269,14 @@ if [ "${IMAP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
 fi
 
 # ---- results ----
-stats() { # COLUMN: per (server, c): median min max of that column of $tmp/runs
-	for srv in originmaild dovecot; do
-		for c in $CONCURRENCY; do
-			awk -v s=$srv -v c="$c" -v f="$1" '$1 == s && $2 == c {print $f}' "$tmp/runs" | sort -g |
-				awk -v s=$srv -v c="$c" '{v[NR] = $1} END {
-					m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-					printf "%s %s %.6g %.6g %.6g\n", s, c, m, v[1], v[NR]}'
-		done
-	done
-}
-stats 7 >"$tmp/rate"
-stats 8 >"$tmp/p50"
-stats 9 >"$tmp/p99"
-get() { awk -v s="$2" -v c="$3" -v k="$4" '$1 == s && $2 == c {print $k}' "$tmp/$1"; }
-r1() { awk -v x="$1" 'BEGIN {printf "%.1f", x}'; }
-r2() { awk -v x="$1" 'BEGIN {printf "%.2f", x}'; }
+stats dovecot 7 >"$tmp/rate"
+stats dovecot 8 >"$tmp/p50"
+stats dovecot 9 >"$tmp/p99"
 
 echo
 echo "## IMAP: originmaild vs Dovecot behind the same HAProxy"
 echo
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
-	"$(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r);" \
-	"$(df -PT "$tmp" | awk 'NR == 2 {print $2}') under $(dirname "$tmp")."
+machine_line
 echo "Servers: originmaild $("$BUILD/originmaild" --version | awk '{print $2}') (one event-loop process and its relay worker;" \
 	"imap listener with tls = none, allow_plaintext_auth = yes)," \
 	"Dovecot $(dovecot --version | awk '{print $1}') (private instance: ssl = no, disable_plaintext_auth = no, passwd-file passdb/userdb," \
@@ -409,27 +299,13 @@ echo "### Sessions per second"
 echo
 echo "| concurrency | originmaild | Dovecot | originmaild / Dovecot | goal ≥ 1.5x |"
 echo "|---:|---:|---:|---:|:---|"
-for c in $CONCURRENCY; do
-	om=$(get rate originmaild "$c" 3) dc=$(get rate dovecot "$c" 3)
-	ratio=$(awk -v a="$om" -v b="$dc" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-	verdict=$(awk -v r="$ratio" 'BEGIN {print (r >= 1.5 ? "met" : "**missed**")}')
-	echo "| $c | $(r1 "$om") [$(r1 "$(get rate originmaild "$c" 4)")-$(r1 "$(get rate originmaild "$c" 5)")]" \
-		"| $(r1 "$dc") [$(r1 "$(get rate dovecot "$c" 4)")-$(r1 "$(get rate dovecot "$c" 5)")] | ${ratio}x | $verdict |"
-done
+rate_rows dovecot 1.5
 echo
 echo "### Session latency (ms, connect to LOGOUT's OK; median of the runs' percentiles [min-max])"
 echo
 echo "| concurrency | originmaild p50 | Dovecot p50 | originmaild p99 | Dovecot p99 |"
 echo "|---:|---:|---:|---:|---:|"
-for c in $CONCURRENCY; do
-	line="| $c"
-	for f in p50 p99; do
-		for srv in originmaild dovecot; do
-			line="$line | $(r2 "$(get $f $srv "$c" 3)") [$(r2 "$(get $f $srv "$c" 4)")-$(r2 "$(get $f $srv "$c" 5)")]"
-		done
-	done
-	echo "$line |"
-done
+latency_rows dovecot
 echo
 echo "### Every run"
 echo
@@ -443,42 +319,12 @@ echo "Errors in all runs: $errs."
 echo
 echo "### Memory per idle IMAP session ($IDLE sessions logged in, INBOX selected, held open)"
 echo
-echo "| server | processes counted (with the sessions open) | RSS before | RSS with sessions | RSS per session | PSS per session | goal < 128 KiB (RSS) |"
-echo "|---|---|---:|---:|---:|---:|:---|"
-while read -r srv brss bpss bn rss pss n ready; do
-	per=$(awk -v a="$rss" -v b="$brss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
-	perp=$(awk -v a="$pss" -v b="$bpss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
-	verdict=$(awk -v p="$per" -v k="$ready" -v want="$IDLE" 'BEGIN {print (k == want && p < 128 ? "met" : "**missed**")}')
-	[ "$srv" = dovecot ] && verdict="(goal is originmaild's)"
-	procs=$(sed -n "s/^$srv|//p" "$tmp/mem-procs")
-	echo "| $srv ($ready sessions) | $procs ($bn before) | $brss KiB | $rss KiB | $per KiB | $perp KiB | $verdict |"
-done <"$tmp/mem"
-echo
-echo "RSS counts each process's shared pages (libraries, the executable) in full, so a server of many processes"
-echo "looks bigger by RSS than it costs; PSS divides shared pages among the processes that map them."
+mem_rows dovecot 128
 echo "Kernel socket buffers, the page cache holding the messages, and HAProxy's memory are in neither."
 
 # ---- plot ----
-for c in $CONCURRENCY; do
-	echo "$c $(get rate originmaild "$c" 3) $(get rate originmaild "$c" 4) $(get rate originmaild "$c" 5)" \
-		"$(get rate dovecot "$c" 3) $(get rate dovecot "$c" 4) $(get rate dovecot "$c" 5)"
-done >"$tmp/plot.dat"
-mkdir -p "$(dirname "$PNG")"
-gnuplot <<EOC 2>>"$tmp/gnuplot.log" || log "gnuplot failed: $(cat "$tmp/gnuplot.log")"
-set terminal pngcairo size 800,500 font "sans,10"
-set output "$PNG"
-set title "IMAP sessions/s through HAProxy (INBOX of $MSGS messages): median, min-max of $REPEATS runs"
-set xlabel "concurrent sessions"
-set ylabel "sessions/s"
-set logscale x 2
-set xtics ($(echo "$CONCURRENCY" | tr ' ' '\n' | awk '{printf "%s\"%s\" %s", (NR > 1 ? ", " : ""), $1, $1}'))
-set xrange [0.7:$(echo "$CONCURRENCY" | tr ' ' '\n' | sort -n | tail -1)*1.5]
-set yrange [0:*]
-set key top left
-set grid
-plot "$tmp/plot.dat" using 1:2:3:4 with yerrorlines lw 2 title "originmaild", \
-     "$tmp/plot.dat" using 1:5:6:7 with yerrorlines lw 2 title "Dovecot $(dovecot --version | awk '{print $1}')"
-EOC
+plot_rates dovecot "$PNG" "IMAP sessions/s through HAProxy (INBOX of $MSGS messages): median, min-max of $REPEATS runs" \
+	"Dovecot $(dovecot --version | awk '{print $1}')"
 [ -s "$PNG" ] && echo && echo "Plot: ![IMAP sessions/s vs concurrency]($(basename "$PNG"))"
 
 if [ -s "$tmp/perf.data" ]; then
@@ -488,16 +334,10 @@ if [ -s "$tmp/perf.data" ]; then
 	echo "By shared object (self time; libcrypt is the password hash of LOGIN, and much of the kernel's share is"
 	echo "page faults and munmap on the memory it allocates per hash):"
 	echo
-	echo '```'
-	perf report -i "$tmp/perf.data" --no-children --stdio --sort dso -g none 2>/dev/null |
-		grep -v '^#' | grep -v '^$' | head -6 | sed 's/ *- *- *$//'
-	echo '```'
+	perf_top dso 6
 	echo
 	echo "Top frames by self time:"
 	echo
-	echo '```'
-	perf report -i "$tmp/perf.data" --no-children --stdio --sort symbol -g none 2>/dev/null |
-		grep -v '^#' | grep -v '^$' | head -15 | sed 's/ *- *- *$//'
-	echo '```'
+	perf_top symbol 15
 fi
 ok=1

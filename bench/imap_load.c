@@ -1,6 +1,6 @@
 /* IMAP load client: N sessions at concurrency C, or K idle sessions held open with INBOX selected.
  *
- * Build: make build/imap_load (cc -std=gnu11 -O2 -Wall -Wextra -Werror bench/imap_load.c)
+ * Build: make build/imap_load (cc -std=gnu11 -O2 -Wall -Wextra -Werror bench/imap_load.c bench/load_common.c)
  *
  * Load mode (default): N sessions in all, at most C at a time, on one epoll loop with non-blocking sockets,
  * as bench/smtp_load.c does for SMTP. Each session: connect (no PROXY header of our own: HAProxy adds it),
@@ -15,22 +15,15 @@
  * Once all are idle, prints "IDLE ready=R errors=E" and holds them H seconds (or until SIGTERM).
  *
  * Output: a human summary on stderr and one line "RESULT key=value ..." on stdout for scripts. */
-#include <arpa/inet.h>
+#include "load_common.h"
+
 #include <errno.h>
 #include <getopt.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
 
 #define INBUF 16384
 
@@ -53,101 +46,17 @@ struct sess {
 };
 
 struct opts {
-	struct sockaddr_storage addr;
-	socklen_t addrlen;
-	const char *target;
-	long sessions, concurrency, idle, messages;
-	double limit_s, hold_s;
+	long messages;
 	const char *user, *pass;
 };
 
-static struct opts o = {.sessions = 1000,
-                        .concurrency = 16,
-                        .limit_s = 60,
-                        .hold_s = 30,
-                        .user = "bench@example.test",
-                        .pass = "bench-secret"};
-static double *lat;
-static long nlat, started, finished, errors, active;
-static int epfd;
-static char first_error[512];
-static volatile sig_atomic_t stop_flag;
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	stop_flag = 1;
-}
-
-static bool parse_target(const char *t)
-{
-	char host[256];
-	const char *colon = strrchr(t, ':');
-	struct sockaddr_in *a4 = (struct sockaddr_in *)&o.addr;
-	struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&o.addr;
-	size_t hl;
-	char *end;
-	long port;
-
-	if (!colon)
-		return false;
-	port = strtol(colon + 1, &end, 10);
-	if (*end || port < 1 || port > 65535)
-		return false;
-	hl = (size_t)(colon - t);
-	if (hl >= 2 && t[0] == '[' && t[hl - 1] == ']') {
-		t++;
-		hl -= 2;
-	}
-	if (hl == 0 || hl >= sizeof(host))
-		return false;
-	memcpy(host, t, hl);
-	host[hl] = '\0';
-	memset(&o.addr, 0, sizeof(o.addr));
-	if (inet_pton(AF_INET, host, &a4->sin_addr) == 1) {
-		a4->sin_family = AF_INET;
-		a4->sin_port = htons((uint16_t)port);
-		o.addrlen = sizeof(*a4);
-		return true;
-	}
-	if (inet_pton(AF_INET6, host, &a6->sin6_addr) == 1) {
-		a6->sin6_family = AF_INET6;
-		a6->sin6_port = htons((uint16_t)port);
-		o.addrlen = sizeof(*a6);
-		return true;
-	}
-	return false;
-}
-
-static void set_events(const struct sess *s, bool want_out)
-{
-	struct epoll_event ev = {.events = EPOLLIN | (want_out ? EPOLLOUT : 0), .data.ptr = (void *)s};
-
-	epoll_ctl(epfd, EPOLL_CTL_MOD, s->fd, &ev);
-}
-
+static struct opts o = {.user = "bench@example.test", .pass = "bench-secret"};
 static void finish(struct sess *s, const char *err)
 {
-	if (err) {
-		errors++;
-		if (!first_error[0])
-			snprintf(first_error, sizeof(first_error), "session %u: %s", s->id, err);
-	}
-	if (s->fd >= 0)
-		close(s->fd);
-	s->fd = -1;
-	if (s->step != S_IDLE)
-		active--; /* an idle session stopped counting when it became idle */
+	if (err)
+		lc_error(s->id, err);
+	lc_close(&s->fd, s->step != S_IDLE);
 	s->step = S_FREE;
-	finished++;
 }
 
 static void fail_errno(struct sess *s, const char *what)
@@ -172,22 +81,10 @@ static void fail_line(struct sess *s, const char *what, const char *line, size_t
 /* Write what is pending; false when the session has failed. */
 static bool flush_out(struct sess *s)
 {
-	while (s->outoff < s->outlen) {
-		ssize_t n = send(s->fd, s->cmd + s->outoff, s->outlen - s->outoff, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK) {
-				set_events(s, true);
-				return true;
-			}
-			if (errno == EINTR)
-				continue;
-			fail_errno(s, "send");
-			return false;
-		}
-		s->outoff += (size_t)n;
-	}
-	set_events(s, false);
-	return true;
+	if (lc_flush(s->fd, s, s->cmd, s->outlen, &s->outoff))
+		return true;
+	fail_errno(s, "send");
+	return false;
 }
 
 /* The command of the session's current step, tagged a<step>. */
@@ -240,9 +137,9 @@ static bool advance(struct sess *s)
 			finish(s, msg);
 			return false;
 		}
-		if (o.idle) {
+		if (lc.idle) {
 			s->step = S_IDLE;
-			active--;
+			lc.active--;
 			return true;
 		}
 		s->step = S_FETCH;
@@ -264,7 +161,7 @@ static bool advance(struct sess *s)
 		s->step = S_LOGOUT;
 		return send_step(s);
 	case S_LOGOUT:
-		lat[nlat++] = now_s() - s->t0;
+		lc.lat[lc.nlat++] = lc_now() - s->t0;
 		finish(s, NULL);
 		return false;
 	default:
@@ -386,45 +283,42 @@ static void on_readable(struct sess *s)
 
 static void on_connected(struct sess *s)
 {
-	int err = 0;
-	socklen_t len = sizeof(err);
-
-	if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err) {
-		errno = err ? err : errno;
+	if (lc_connected(s->fd) != 0) {
 		fail_errno(s, "connect");
 		return;
 	}
 	s->step = S_GREET;
-	set_events(s, false);
+	lc_want_out(s->fd, s, false);
 }
 
-static void open_session(struct sess *s)
+static void open_session(void *p)
 {
-	struct epoll_event ev = {.events = EPOLLOUT | EPOLLIN, .data.ptr = s};
+	struct sess *s = p;
+	const char *what;
 
 	memset(s, 0, offsetof(struct sess, in));
 	s->inlen = 0;
-	s->id = (unsigned)started++;
-	s->t0 = now_s();
+	s->id = (unsigned)lc.started++;
+	s->t0 = lc_now();
 	s->step = S_CONNECT;
-	active++;
-	s->fd = socket(o.addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (s->fd < 0) {
-		fail_errno(s, "socket");
-		return;
-	}
-	int one = 1;
-	setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(s->fd, (struct sockaddr *)&o.addr, o.addrlen) != 0 && errno != EINPROGRESS) {
-		fail_errno(s, "connect");
-		return;
-	}
-	if (epoll_ctl(epfd, EPOLL_CTL_ADD, s->fd, &ev) != 0)
-		fail_errno(s, "epoll_ctl");
+	if (lc_connect(&s->fd, s, &what) != 0)
+		fail_errno(s, what);
 }
 
-static void on_events(struct sess *s, uint32_t events)
+static bool is_free(const void *s)
 {
+	return ((const struct sess *)s)->step == S_FREE;
+}
+
+static bool is_idle(const void *s)
+{
+	return ((const struct sess *)s)->step == S_IDLE;
+}
+
+static void on_events(void *p, uint32_t events)
+{
+	struct sess *s = p;
+
 	if (s->step == S_CONNECT) {
 		on_connected(s);
 		return;
@@ -437,19 +331,13 @@ static void on_events(struct sess *s, uint32_t events)
 		on_readable(s);
 }
 
-static int cmp_double(const void *a, const void *b)
+static void summary(double elapsed)
 {
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-static double pct(double p)
-{
-	if (nlat == 0)
-		return 0;
-	long i = (long)(p / 100.0 * (double)nlat + 0.5) - 1;
-	return lat[i < 0 ? 0 : i >= nlat ? nlat - 1 : i];
+	fprintf(stderr,
+	        "imap_load: %s c=%ld: %ld ok, %ld errors in %.3f s: %.1f sessions/s, p50 %.2f ms, p99 %.2f "
+	        "ms\n",
+	        lc.target, lc.concurrency, lc.nlat, lc.errors, elapsed, (double)lc.nlat / elapsed,
+	        lc_pct(50) * 1e3, lc_pct(99) * 1e3);
 }
 
 static void usage(void)
@@ -464,36 +352,14 @@ static void usage(void)
 	exit(64);
 }
 
-static long number(const char *s, long min, long max)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-
-	if (*s == '\0' || *end || v < min || v > max)
-		usage();
-	return v;
-}
-
 int main(int argc, char **argv)
 {
 	int c;
 
 	while ((c = getopt(argc, argv, "t:n:c:m:T:u:w:i:H:h")) != -1) {
 		switch (c) {
-		case 't':
-			o.target = optarg;
-			break;
-		case 'n':
-			o.sessions = number(optarg, 1, 100000000);
-			break;
-		case 'c':
-			o.concurrency = number(optarg, 1, 100000);
-			break;
 		case 'm':
-			o.messages = number(optarg, 1, 100000000);
-			break;
-		case 'T':
-			o.limit_s = (double)number(optarg, 1, 86400);
+			o.messages = lc_number(optarg, 1, 100000000, usage);
 			break;
 		case 'u':
 			o.user = optarg;
@@ -501,104 +367,25 @@ int main(int argc, char **argv)
 		case 'w':
 			o.pass = optarg;
 			break;
-		case 'i':
-			o.idle = number(optarg, 1, 1000000);
-			break;
-		case 'H':
-			o.hold_s = (double)number(optarg, 0, 86400);
-			break;
 		default:
-			usage();
+			if (!lc_option(c, optarg, usage))
+				usage();
 		}
 	}
-	if (optind != argc || !o.target || !parse_target(o.target)) {
-		if (o.target)
-			fprintf(stderr, "imap_load: bad target '%s' (IPv4:PORT or [IPv6]:PORT)\n", o.target);
-		usage();
-	}
+	lc_check_target(optind != argc, "imap_load", usage);
 	if (strlen(o.user) > 250 || strlen(o.pass) > 250 || strpbrk(o.user, "\"\\\r\n") ||
 	    strpbrk(o.pass, "\"\\\r\n"))
 		usage();
-	long total = o.idle ? o.idle : o.sessions;
-	long slots = o.idle ? o.idle : (o.concurrency < total ? o.concurrency : total);
-	struct sess *sess = calloc((size_t)slots, sizeof(*sess));
-	lat = calloc((size_t)total, sizeof(*lat));
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	if (!sess || !lat || epfd < 0) {
-		perror("imap_load: setup");
-		free(sess);
-		free(lat);
+	struct lc_client cl = {.prog = "imap_load",
+	                       .size = sizeof(struct sess),
+	                       .is_free = is_free,
+	                       .is_idle = is_idle,
+	                       .open = open_session,
+	                       .on_events = on_events,
+	                       .summary = summary};
+	if (!lc_setup(&cl))
 		return 1;
-	}
-	for (long i = 0; i < slots; i++)
-		sess[i].step = S_FREE;
-	signal(SIGPIPE, SIG_IGN);
-	signal(SIGTERM, on_signal);
-	signal(SIGINT, on_signal);
-
-	double t0 = now_s(), deadline = t0 + o.limit_s, t_end;
-	long next_free = 0;
-	struct epoll_event ev[256];
-	/* Load mode: the loop ends when every session has finished; idle mode: when none is connecting. */
-	while (!stop_flag && (o.idle ? started < total || active > 0 : finished < total)) {
-		for (long scan = 0; started < total && active < o.concurrency && scan < slots; scan++) {
-			struct sess *s = &sess[next_free];
-			next_free = (next_free + 1) % slots;
-			if (s->step == S_FREE)
-				open_session(s);
-		}
-		double left = deadline - now_s();
-		if (left <= 0)
-			break;
-		int n = epoll_wait(epfd, ev, 256, left > 0.1 ? 100 : (int)(left * 1000) + 1);
-		for (int i = 0; i < n; i++) {
-			struct sess *s = ev[i].data.ptr;
-			if (s->step != S_FREE)
-				on_events(s, ev[i].events);
-		}
-	}
-	t_end = now_s();
-	long unfinished = 0;
-	for (long i = 0; i < slots; i++)
-		if (sess[i].step != S_FREE && sess[i].step != S_IDLE)
-			unfinished++;
-	if (unfinished && !first_error[0])
-		snprintf(first_error, sizeof(first_error), "%ld sessions unfinished after %.0f s", unfinished,
-		         o.limit_s);
-
-	if (o.idle) {
-		long ready = 0;
-		for (long i = 0; i < slots; i++)
-			ready += sess[i].step == S_IDLE;
-		printf("IDLE ready=%ld errors=%ld setup_s=%.3f\n", ready, errors + unfinished, t_end - t0);
-		fflush(stdout);
-		if (first_error[0])
-			fprintf(stderr, "imap_load: first error: %s\n", first_error);
-		double until = now_s() + o.hold_s;
-		while (!stop_flag && now_s() < until) {
-			int n = epoll_wait(epfd, ev, 256, 100);
-			for (int i = 0; i < n; i++) {
-				struct sess *s = ev[i].data.ptr;
-				if (s->step == S_IDLE)
-					on_events(s, ev[i].events);
-			}
-		}
-		return ready == total ? 0 : 1;
-	}
-
-	double elapsed = t_end - t0;
-	qsort(lat, (size_t)nlat, sizeof(*lat), cmp_double);
-	errors += unfinished;
-	fprintf(stderr,
-	        "imap_load: %s c=%ld: %ld ok, %ld errors in %.3f s: %.1f sessions/s, p50 %.2f ms, p99 %.2f "
-	        "ms\n",
-	        o.target, o.concurrency, nlat, errors, elapsed, (double)nlat / elapsed, pct(50) * 1e3,
-	        pct(99) * 1e3);
-	if (first_error[0])
-		fprintf(stderr, "imap_load: first error: %s\n", first_error);
-	printf("RESULT ok=%ld errors=%ld elapsed_s=%.3f sessions_per_s=%.1f p50_ms=%.3f p99_ms=%.3f "
-	       "max_ms=%.3f\n",
-	       nlat, errors, elapsed, (double)nlat / elapsed, pct(50) * 1e3, pct(99) * 1e3,
-	       nlat ? lat[nlat - 1] * 1e3 : 0.0);
-	return errors ? 1 : 0;
+	for (long i = 0; i < cl.slots; i++)
+		((struct sess *)cl.sess)[i].step = S_FREE;
+	return lc_run(&cl);
 }

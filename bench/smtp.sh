@@ -52,24 +52,15 @@ SIZE=${SMTP_SIZE:-10240}
 SECONDS_MAX=${SMTP_SECONDS:-30}
 LOAD="$BUILD/smtp_load"
 RCPT=bench@example.test
-
-log() { echo "smtp bench: $*" >&2; }
-die() {
-	log "FAILED: $*"
-	echo
-	echo "**SMTP benchmark failed:** $*"
-	exit 1
-}
+BENCH=smtp BENCH_TITLE=SMTP
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 sessions_for() { # sessions per run: 1-20 s each here; long enough that one slow fsync streak averages out
 	if [ "$1" -le 1 ]; then echo 1000; elif [ "$1" -le 16 ]; then echo 4000; else echo 8000; fi
 }
 
-for t in haproxy postfix postconf gnuplot ss awk; do
-	command -v "$t" >/dev/null || die "$t is not installed (make deps-bench)"
-done
-for f in originmaild originctl smtp_load; do
-	[ -x "$BUILD/$f" ] || die "$BUILD/$f is missing (make $BUILD/$f)"
-done
+need_tools haproxy postfix postconf gnuplot ss awk
+need_built "$BUILD" originmaild originctl smtp_load
 [ "$(id -u)" = 0 ] || die "needs root (Postfix and originmaild start as root and drop privileges)"
 
 tmp=$(mktemp -d /tmp/originmail-bench.XXXXXX)
@@ -81,60 +72,17 @@ chmod 755 "$tmp" # both servers run as other users
 OM_PID="" PF_MASTER="" PF_CONF="$tmp/pf/etc" HAP_PID="" IDLE_PID="" PERF_PID=""
 ok=0
 
-stop_pid() { # PID [SECONDS]: SIGTERM, then SIGKILL if it is still there
-	[ -n "$1" ] && kill -0 "$1" 2>/dev/null || return 0
-	kill "$1" 2>/dev/null || true
-	i=0
-	while kill -0 "$1" 2>/dev/null && [ $i -lt "${2:-50}" ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -9 "$1" 2>/dev/null || true
-}
 cleanup() {
 	set +e
 	stop_pid "$PERF_PID"
 	stop_pid "$IDLE_PID"
 	stop_pid "$HAP_PID"
-	if [ -n "$OM_PID" ]; then
-		children=$(ps -o pid= --ppid "$OM_PID" 2>/dev/null) # its relay worker
-		stop_pid "$OM_PID" 100
-		for p in $children; do stop_pid "$p" 10; done
-	fi
-	if [ -n "$PF_MASTER" ]; then
-		children=$(ps -o pid= --ppid "$PF_MASTER" 2>/dev/null)
-		postfix -c "$PF_CONF" stop >/dev/null 2>&1 # SIGTERM to the master's PID (its pid file)
-		stop_pid "$PF_MASTER" 100
-		for p in $children; do stop_pid "$p" 10; done
-	fi
-	[ -d "$PIN" ] && rm -rf "$PIN"
-	[ -d "$CG" ] && rmdir "$CG" 2>/dev/null
-	if [ $ok = 1 ] && [ "${SMTP_KEEP:-0}" != 1 ]; then
-		rm -rf "$tmp"
-	else
-		log "logs and configuration kept in $tmp"
-	fi
+	stop_server "$OM_PID"
+	stop_server "$PF_MASTER" postfix -c "$PF_CONF" stop # SIGTERM to the master's PID (its pid file)
+	remove_pins "$PIN" "$CG"
+	remove_tmp "${SMTP_KEEP:-0}"
 }
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-listening() { [ -n "$(ss -Hltn "sport = :$1")" ]; }
-free_port() {
-	p=$1
-	while listening "$p"; do p=$((p + 1)); done
-	echo "$p"
-}
-wait_for() { # SECONDS COMMAND...: until the command succeeds
-	n=$(($1 * 10))
-	shift
-	while ! "$@"; do
-		n=$((n - 1))
-		[ $n -gt 0 ] || return 1
-		sleep 0.1
-	done
-}
-now() { date +%s.%N; }
+on_exit cleanup
 
 # Ports below 32768 so no ephemeral port of the many short connections can hold one.
 base=$((20000 + ($$ % 500) * 20))
@@ -146,17 +94,7 @@ HP_PORT=$(free_port $((HO_PORT + 1)))
 # ---- originmaild ----
 mkdir -p "$tmp/om"
 OM_MAILDIR="$tmp/om/mail/example.test/bench/Maildir"
-cat >"$tmp/om/originmail.conf" <<EOF
-hostname = mx1.example.test
-domains = example.test
-mail_root = $tmp/om/mail
-passwd_file = $tmp/om/passwd
-user = nobody
-log = stderr
-max_connections = 4096
-origin_max_connections = 0
-origin_rate = 0
-shutdown_grace = 2s
+{ om_conf "$tmp/om/mail" "$tmp/om/passwd" && cat; } >"$tmp/om/originmail.conf" <<EOF
 bpf_pin_dir = $PIN
 bpf_cgroup = $CG
 
@@ -264,55 +202,19 @@ backend be_originmaild
 backend be_postfix
     server postfix 127.0.0.1:$P_PORT send-proxy
 EOF
-haproxy -c -q -f "$tmp/haproxy.cfg" || die "haproxy configuration invalid"
-haproxy -db -f "$tmp/haproxy.cfg" >"$tmp/haproxy.log" 2>&1 &
-HAP_PID=$!
-wait_for 10 listening "$HP_PORT" || die "HAProxy did not start: $(tail -3 "$tmp/haproxy.log")"
+start_haproxy "$HP_PORT"
 log "originmaild :$O_PORT (pid $OM_PID), Postfix :$P_PORT (master $PF_MASTER), HAProxy :$HO_PORT/:$HP_PORT (pid $HAP_PID)"
 
 frontend_of() { if [ "$1" = originmaild ]; then echo "$HO_PORT"; else echo "$HP_PORT"; fi; }
 maildir_of() { if [ "$1" = originmaild ]; then echo "$OM_MAILDIR"; else echo "$PF_MAILDIR"; fi; }
-pids_of() { # the server's processes: the main PID and every child of it
-	if [ "$1" = originmaild ]; then m=$OM_PID; else m=$PF_MASTER; fi
-	echo "$m"
-	ps -o pid= --ppid "$m"
-}
-mem_of() { # "RSS_KiB PSS_KiB NPROCS" summed over the server's processes
-	for p in $(pids_of "$1"); do
-		r=$(awk '/^VmRSS:/ {print $2}' "/proc/$p/status" 2>/dev/null || true)
-		s=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || true)
-		echo "${r:-0} ${s:-0}"
-	done | awk '{r += $1; s += $2; n++} END {printf "%d %d %d\n", r, s, n}'
-}
-procs_of() { # "smtpd x1000, master x1, ..."
-	ps -o comm= -p "$(pids_of "$1" | tr -s ' \n' ',' | sed 's/^,//; s/,$//')" | sort | uniq -c | sort -rn |
-		awk '{printf "%s%s %s", (NR > 1 ? ", " : ""), $2, $1} END {print ""}'
-}
+pid_of() { if [ "$1" = originmaild ]; then echo "$OM_PID"; else echo "$PF_MASTER"; fi; }
 count_mail() { find "$1/new" -type f 2>/dev/null | wc -l; }
 delivered() { [ "$(count_mail "$1")" -ge "$2" ]; } # MAILDIR N: at least N messages in new/
-field() { echo "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
 
 # ---- memory per idle connection (first, on fresh servers) ----
 : >"$tmp/mem"
 for srv in originmaild postfix; do
-	sleep 1
-	# shellcheck disable=SC2046 # three numbers, split on purpose
-	set -- $(mem_of $srv)
-	base_rss=$1 base_pss=$2 base_n=$3
-	"$LOAD" -t "127.0.0.1:$(frontend_of $srv)" -i "$IDLE" -c 50 -H 600 -T 120 >"$tmp/idle-$srv.out" \
-		2>>"$tmp/load.log" &
-	IDLE_PID=$!
-	wait_for 150 grep -qs '^IDLE' "$tmp/idle-$srv.out" || die "$srv: $IDLE idle sessions not set up in time"
-	sleep 2 # let the last processes finish starting
-	ready=$(field "$(cat "$tmp/idle-$srv.out")" ready)
-	# shellcheck disable=SC2046 # three numbers, split on purpose
-	set -- $(mem_of $srv)
-	procs=$(procs_of $srv)
-	echo "$srv $base_rss $base_pss $base_n $1 $2 $3 $ready" >>"$tmp/mem"
-	echo "$srv|$procs" >>"$tmp/mem-procs"
-	log "$srv: $ready idle sessions: RSS $base_rss -> $1 KiB, PSS $base_pss -> $2 KiB, $base_n -> $3 processes"
-	stop_pid "$IDLE_PID"
-	IDLE_PID=""
+	idle_mem $srv "$(pid_of $srv)" -t "127.0.0.1:$(frontend_of $srv)" -i "$IDLE" -c 50 -H 600 -T 120
 done
 
 # ---- throughput ----
@@ -429,31 +331,15 @@ if [ "${SMTP_PERF:-0}" = 1 ] && command -v perf >/dev/null; then
 fi
 
 # ---- results ----
-# stats KEY_FIELD [FILE]: per (server, c): median min max of that column of FILE ($tmp/runs)
-stats() {
-	for srv in originmaild postfix; do
-		for c in $CONCURRENCY; do
-			awk -v s=$srv -v c="$c" -v f="$1" '$1 == s && $2 == c {print $f}' "${2:-$tmp/runs}" | sort -g |
-				awk -v s=$srv -v c="$c" '{v[NR] = $1} END {
-					m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
-					printf "%s %s %.6g %.6g %.6g\n", s, c, m, v[1], v[NR]}'
-		done
-	done
-}
-stats 7 >"$tmp/rate"
-stats 8 >"$tmp/p50"
-stats 9 >"$tmp/p99"
-[ -s "$tmp/src-runs" ] && stats 6 "$tmp/src-runs" >"$tmp/src-rate"
-get() { awk -v s="$2" -v c="$3" -v k="$4" '$1 == s && $2 == c {print $k}' "$tmp/$1"; }
-r1() { awk -v x="$1" 'BEGIN {printf "%.1f", x}'; }
-r2() { awk -v x="$1" 'BEGIN {printf "%.2f", x}'; }
+stats postfix 7 >"$tmp/rate"
+stats postfix 8 >"$tmp/p50"
+stats postfix 9 >"$tmp/p99"
+[ -s "$tmp/src-runs" ] && stats postfix 6 "$tmp/src-runs" >"$tmp/src-rate"
 
 echo
 echo "## SMTP: originmaild vs Postfix behind the same HAProxy"
 echo
-echo "Machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo)," \
-	"$(sed -n 's/^model name\t: //p' /proc/cpuinfo | head -1), kernel $(uname -r);" \
-	"$(df -PT "$tmp" | awk 'NR == 2 {print $2}') under $(dirname "$tmp")."
+machine_line
 echo "Servers: originmaild $("$BUILD/originmaild" --version | awk '{print $2}') (one event-loop process and its relay worker)," \
 	"Postfix $(postconf -dh mail_version) (default_process_limit raised to 2000; otherwise defaults)," \
 	"HAProxy $(haproxy -v | awk 'NR == 1 {print $3}') (\`send-proxy\` to both, same timeouts)." \
@@ -466,13 +352,7 @@ echo "### Sessions per second"
 echo
 echo "| concurrency | originmaild | Postfix | originmaild / Postfix | goal ≥ 2x |"
 echo "|---:|---:|---:|---:|:---|"
-for c in $CONCURRENCY; do
-	om=$(get rate originmaild "$c" 3) pf=$(get rate postfix "$c" 3)
-	ratio=$(awk -v a="$om" -v b="$pf" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-	verdict=$(awk -v r="$ratio" 'BEGIN {print (r >= 2 ? "met" : "**missed**")}')
-	echo "| $c | $(r1 "$om") [$(r1 "$(get rate originmaild "$c" 4)")-$(r1 "$(get rate originmaild "$c" 5)")]" \
-		"| $(r1 "$pf") [$(r1 "$(get rate postfix "$c" 4)")-$(r1 "$(get rate postfix "$c" 5)")] | ${ratio}x | $verdict |"
-done
+rate_rows postfix 2
 if [ -s "$tmp/src-rate" ]; then
 	echo
 	echo "### SMTP sessions/s with smtp-source (Postfix's load generator)"
@@ -520,15 +400,7 @@ echo "### Session latency (ms, connect to 221; median of the runs' percentiles [
 echo
 echo "| concurrency | originmaild p50 | Postfix p50 | originmaild p99 | Postfix p99 |"
 echo "|---:|---:|---:|---:|---:|"
-for c in $CONCURRENCY; do
-	line="| $c"
-	for f in p50 p99; do
-		for srv in originmaild postfix; do
-			line="$line | $(r2 "$(get $f $srv "$c" 3)") [$(r2 "$(get $f $srv "$c" 4)")-$(r2 "$(get $f $srv "$c" 5)")]"
-		done
-	done
-	echo "$line |"
-done
+latency_rows postfix
 echo
 echo "### Every run"
 echo
@@ -556,42 +428,12 @@ fi
 echo
 echo "### Memory per idle connection ($IDLE sessions held open after EHLO)"
 echo
-echo "| server | processes counted (with the sessions open) | RSS before | RSS with sessions | RSS per session | PSS per session | goal < 64 KiB (RSS) |"
-echo "|---|---|---:|---:|---:|---:|:---|"
-while read -r srv brss bpss bn rss pss n ready; do
-	per=$(awk -v a="$rss" -v b="$brss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
-	perp=$(awk -v a="$pss" -v b="$bpss" -v k="$ready" 'BEGIN {printf "%.1f", (k > 0 ? (a - b) / k : 0)}')
-	verdict=$(awk -v p="$per" -v k="$ready" -v want="$IDLE" 'BEGIN {print (k == want && p < 64 ? "met" : "**missed**")}')
-	[ "$srv" = postfix ] && verdict="(goal is originmaild's)"
-	procs=$(sed -n "s/^$srv|//p" "$tmp/mem-procs")
-	echo "| $srv ($ready sessions) | $procs ($bn before) | $brss KiB | $rss KiB | $per KiB | $perp KiB | $verdict |"
-done <"$tmp/mem"
-echo
-echo "RSS counts each process's shared pages (libraries, the executable) in full, so a server of many processes"
-echo "looks bigger by RSS than it costs; PSS divides shared pages among the processes that map them."
+mem_rows postfix 64
 echo "Kernel socket buffers and HAProxy's memory are in neither."
 
 # ---- plot ----
-for c in $CONCURRENCY; do
-	echo "$c $(get rate originmaild "$c" 3) $(get rate originmaild "$c" 4) $(get rate originmaild "$c" 5)" \
-		"$(get rate postfix "$c" 3) $(get rate postfix "$c" 4) $(get rate postfix "$c" 5)"
-done >"$tmp/plot.dat"
-mkdir -p "$(dirname "$PNG")"
-gnuplot <<EOF 2>>"$tmp/gnuplot.log" || log "gnuplot failed: $(cat "$tmp/gnuplot.log")"
-set terminal pngcairo size 800,500 font "sans,10"
-set output "$PNG"
-set title "SMTP sessions/s through HAProxy (DATA $SIZE bytes): median, min-max of $REPEATS runs"
-set xlabel "concurrent sessions"
-set ylabel "sessions/s"
-set logscale x 2
-set xtics ($(echo "$CONCURRENCY" | tr ' ' '\n' | awk '{printf "%s\"%s\" %s", (NR > 1 ? ", " : ""), $1, $1}'))
-set xrange [0.7:$(echo "$CONCURRENCY" | tr ' ' '\n' | sort -n | tail -1)*1.5]
-set yrange [0:*]
-set key top left
-set grid
-plot "$tmp/plot.dat" using 1:2:3:4 with yerrorlines lw 2 title "originmaild", \
-     "$tmp/plot.dat" using 1:5:6:7 with yerrorlines lw 2 title "Postfix 3.7"
-EOF
+plot_rates postfix "$PNG" "SMTP sessions/s through HAProxy (DATA $SIZE bytes): median, min-max of $REPEATS runs" \
+	"Postfix 3.7"
 [ -s "$PNG" ] && echo && echo "Plot: ![SMTP sessions/s vs concurrency]($(basename "$PNG"))"
 
 if [ -s "$tmp/perf.data" ]; then
@@ -601,10 +443,7 @@ if [ -s "$tmp/perf.data" ]; then
 	echo "On-CPU samples only: time asleep in fsync shows as finish_task_switch, not as its own share."
 	echo "Top frames by self time:"
 	echo
-	echo '```'
-	perf report -i "$tmp/perf.data" --no-children --stdio --sort symbol -g none 2>/dev/null |
-		grep -v '^#' | grep -v '^$' | head -15 | sed 's/ *- *- *$//'
-	echo '```'
+	perf_top symbol 15
 	echo
 	echo "originmaild's own frames, with everything they call (children):"
 	echo
