@@ -30,8 +30,9 @@
 
 enum step { S_CONNECT, S_GREET, S_EHLO, S_MAIL, S_RCPT, S_DATA, S_BODY, S_QUIT, S_IDLE, S_FREE };
 
-static const char *const step_name[] = {"connect", "greeting", "EHLO", "MAIL",
-                                        "RCPT",    "DATA",     "body", "QUIT"};
+static const char *const step_name[] = {
+        "connect", "greeting", "EHLO", "MAIL", "RCPT",
+        "DATA",    "body",     "QUIT", "idle"}; /* S_IDLE too: an idle session's error names it */
 static const int step_code[] = {0, 220, 250, 250, 250, 354, 250, 221};
 
 struct sess {
