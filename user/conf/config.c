@@ -19,136 +19,16 @@
 #define DEFAULT_PASSWD_FILE "/etc/originmail/passwd"
 #define LISTENER_NAME_MAX   64
 
-enum scope { S_GLOBAL = 1, S_LISTENER = 2 };
-
-enum ktype {
-	K_HOSTNAME,
-	K_DOMAINS,
-	K_PATH,
-	K_CGROUP, /* a path, or "parent" */
-	K_USER,
-	K_RELAY,
-	K_LOG,
-	K_SIZE,     /* size_t, config_parse_size */
-	K_NUMBER,   /* unsigned, plain decimal */
-	K_DURATION, /* unsigned milliseconds */
-	K_DAYS,     /* the same, days ("5d") allowed */
-	K_RELAY_TLS,
-	K_BOOL,
-	K_ADDRESS,
-	K_PROTOCOL,
-	K_TLS,
-	K_PROXY,
-	K_VERSIONS,
-	K_CIDRS,
-	K_BPF,
-	K_SK_MSG,
-	K_METRICS, /* a loopback address, or empty */
-	K_RATE,    /* struct conf_rate: "0" or COUNT/DURATION, COUNT at most max */
-	K_PROXY_ORDER,
-	K_MODE, /* octal permission bits */
-};
-
-struct keydef {
-	const char *name;
-	enum scope scope;
-	enum ktype type;
-	size_t off;                  /* into struct config (S_GLOBAL) or struct listener_conf */
-	unsigned long long min, max; /* K_SIZE, K_NUMBER, K_DURATION (in ms) */
-	const char *range;           /* the same, for "KEY must be RANGE" */
-	bool empty_ok;
-};
-
-#define G(f) offsetof(struct config, f)
-#define L(f) offsetof(struct listener_conf, f)
-#define HOUR (3600ull * 1000)
-#define DAY  (24 * HOUR)
-
-static const struct keydef keys[] = {
-        {"hostname", S_GLOBAL, K_HOSTNAME, G(hostname), 0, 0, NULL, false},
-        {"domains", S_GLOBAL, K_DOMAINS, G(domains), 0, 0, NULL, false},
-        {"mail_root", S_GLOBAL, K_PATH, G(mail_root), 0, 0, NULL, false},
-        {"passwd_file", S_GLOBAL, K_PATH, G(passwd_file), 0, 0, NULL, false},
-        {"user", S_GLOBAL, K_USER, G(run_as), 0, 0, NULL, true},
-        {"tls_cert", S_GLOBAL, K_PATH, G(tls_cert), 0, 0, NULL, false},
-        {"tls_key", S_GLOBAL, K_PATH, G(tls_key), 0, 0, NULL, false},
-        {"relay_host", S_GLOBAL, K_RELAY, G(relay_host), 0, 0, NULL, true},
-        {"queue_dir", S_GLOBAL, K_PATH, G(queue_dir), 0, 0, NULL, false},
-        {"relay_tls", S_GLOBAL, K_RELAY_TLS, G(relay_tls), 0, 0, NULL, false},
-        {"relay_ca", S_GLOBAL, K_PATH, G(relay_ca), 0, 0, NULL, true},
-        {"relay_retry", S_GLOBAL, K_DAYS, G(relay_retry_ms), 1000, DAY, "between 1s and 1d", false},
-        {"relay_max_age", S_GLOBAL, K_DAYS, G(relay_max_age_ms), 1000, 30 * DAY, "between 1s and 30d", false},
-        {"log", S_GLOBAL, K_LOG, G(log), 0, 0, NULL, false},
-        {"max_message_size", S_GLOBAL, K_SIZE, G(max_message_size), 1024, 2048ull << 20, "between 1K and 2G",
-         false},
-        {"max_line", S_GLOBAL, K_SIZE, G(max_line), 512, 1 << 20, "between 512 and 1M", false},
-        {"max_recipients", S_GLOBAL, K_NUMBER, G(max_recipients), 1, 100000, "between 1 and 100000", false},
-        {"max_connections", S_GLOBAL, K_NUMBER, G(max_connections), 1, 1000000, "between 1 and 1000000",
-         false},
-        {"output_buffer", S_GLOBAL, K_SIZE, G(output_buffer), 64 << 10, 64 << 20, "between 64K and 64M",
-         false},
-        {"command_timeout", S_GLOBAL, K_DURATION, G(command_timeout_ms), 1000, HOUR, "between 1s and 1h",
-         false},
-        {"data_timeout", S_GLOBAL, K_DURATION, G(data_timeout_ms), 1000, HOUR, "between 1s and 1h", false},
-        {"shutdown_grace", S_GLOBAL, K_DURATION, G(shutdown_grace_ms), 0, HOUR, "at most 1h", false},
-        {"folder_cache", S_GLOBAL, K_NUMBER, G(folder_cache), 0, 10000000, "between 0 and 10000000", false},
-        {"auth_workers", S_GLOBAL, K_NUMBER, G(auth_workers), 0, 64, "between 0 and 64", false},
-        {"tmp_max_age", S_GLOBAL, K_DAYS, G(tmp_max_age_ms), 60 * 1000, 30 * DAY, "between 1m and 30d",
-         false},
-        {"bpf", S_GLOBAL, K_BPF, G(bpf), 0, 0, NULL, false},
-        {"seccomp", S_GLOBAL, K_BOOL, G(seccomp), 0, 0, NULL, false},
-        {"bpf_sk_msg", S_GLOBAL, K_SK_MSG, G(bpf_sk_msg), 0, 0, NULL, false},
-        {"bpf_cgroup", S_GLOBAL, K_CGROUP, G(bpf_cgroup), 0, 0, NULL, true},
-        {"bpf_pin_dir", S_GLOBAL, K_PATH, G(bpf_pin_dir), 0, 0, NULL, false},
-        {"metrics", S_GLOBAL, K_METRICS, G(metrics_addr), 0, 0, NULL, true},
-        {"metrics_timeout", S_GLOBAL, K_DURATION, G(metrics_timeout_ms), 100, HOUR, "between 100ms and 1h",
-         false},
-        {"metrics_max_clients", S_GLOBAL, K_NUMBER, G(metrics_max_clients), 1, 1024, "between 1 and 1024",
-         false},
-        {"metrics_max_request", S_GLOBAL, K_SIZE, G(metrics_max_request), 256, 1 << 20, "between 256 and 1M",
-         false},
-        {"origin_max_connections", S_GLOBAL, K_NUMBER, G(origin_max_connections), 0, 65000,
-         "between 0 (no cap) and 65000", false},
-        {"origin_rate", S_GLOBAL, K_RATE, G(origin_rate), 0, 1000000, NULL, false},
-        {"origin_auth_failures", S_GLOBAL, K_RATE, G(origin_auth_fails), 0, 10000, NULL, false},
-        {"origin_auth_delay", S_GLOBAL, K_DURATION, G(origin_auth_delay_ms), 0, 60000, "at most 1m", false},
-        {"origin_auth_delay_max", S_GLOBAL, K_DURATION, G(origin_auth_delay_max_ms), 0, 300000, "at most 5m",
-         false},
-        {"origin_exempt", S_GLOBAL, K_CIDRS, G(origin_exempt), 0, 0, NULL, true},
-        {"origin_ipv6_prefix", S_GLOBAL, K_NUMBER, G(origin_ipv6_prefix), 32, 128, "between 32 and 128",
-         false},
-        {"address", S_LISTENER, K_ADDRESS, L(addrs), 0, 0, NULL, false},
-        {"protocol", S_LISTENER, K_PROTOCOL, L(proto), 0, 0, NULL, false},
-        {"tls", S_LISTENER, K_TLS, L(tls), 0, 0, NULL, false},
-        {"tls_cert", S_LISTENER, K_PATH, L(cert), 0, 0, NULL, false},
-        {"tls_key", S_LISTENER, K_PATH, L(key), 0, 0, NULL, false},
-        {"proxy", S_LISTENER, K_PROXY, L(proxy), 0, 0, NULL, false},
-        {"proxy_versions", S_LISTENER, K_VERSIONS, L(proxy_versions), 0, 0, NULL, false},
-        {"proxy_trusted", S_LISTENER, K_CIDRS, L(trusted), 0, 0, NULL, true},
-        {"direct_allowed", S_LISTENER, K_CIDRS, L(direct), 0, 0, NULL, true},
-        {"proxy_timeout", S_LISTENER, K_DURATION, L(proxy_timeout_ms), 1, HOUR, "more than 0 and at most 1h",
-         false},
-        {"proxy_max_header", S_LISTENER, K_SIZE, L(proxy_max_header), 16, PP_V2_MAX_LEN,
-         "between 16 and 65551", false},
-        {"allow_plaintext_auth", S_LISTENER, K_BOOL, L(auth_plaintext), 0, 0, NULL, false},
-        {"proxy_order", S_LISTENER, K_PROXY_ORDER, L(proxy_order), 0, 0, NULL, false},
-        {"socket_mode", S_LISTENER, K_MODE, L(socket_mode), 0, 0, NULL, false},
-        {"socket_owner", S_LISTENER, K_USER, L(socket_owner), 0, 0, NULL, true},
-        {"socket_group", S_LISTENER, K_USER, L(socket_group), 0, 0, NULL, true},
-};
-
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
-
 struct parser {
 	struct config *c;
 	const char *name; /* for messages */
 	char *base;       /* the directory relative paths resolve against; NULL: as given */
 	char *err;
 	size_t errlen;
-	unsigned line;                       /* the line being parsed; 0 for file-level messages */
-	bool in_listener;                    /* past the first [listener] line */
-	unsigned gseen[NKEYS], lseen[NKEYS]; /* the line each key was set on, 0 if not */
-	unsigned *section_lines;             /* each listener's "[listener NAME]" line */
+	unsigned line;    /* the line being parsed; 0 for file-level messages */
+	bool in_listener; /* past the first [listener] line */
+	unsigned gseen[CONF_KEYS_MAX], lseen[CONF_KEYS_MAX]; /* the line each key was set on, 0 if not */
+	unsigned *section_lines;                             /* each listener's "[listener NAME]" line */
 };
 
 __attribute__((format(printf, 4, 0))) static void vformat_err(char *err, size_t errlen, const char *prefix,
@@ -184,9 +64,9 @@ __attribute__((format(printf, 3, 4))) static bool fail_at(struct parser *p, unsi
 
 static const struct keydef *find_key(const char *name, enum scope scope)
 {
-	for (size_t i = 0; i < NKEYS; i++) {
-		if (keys[i].scope == scope && !strcmp(keys[i].name, name))
-			return &keys[i];
+	for (size_t i = 0; i < conf_nkeys; i++) {
+		if (conf_keys[i].scope == scope && !strcmp(conf_keys[i].name, name))
+			return &conf_keys[i];
 	}
 	return NULL;
 }
@@ -196,7 +76,7 @@ static unsigned seen(const struct parser *p, const char *name, enum scope scope)
 {
 	const struct keydef *k = find_key(name, scope);
 	const unsigned *lines = scope == S_GLOBAL ? p->gseen : p->lseen;
-	return k ? lines[k - keys] : 0;
+	return k ? lines[k - conf_keys] : 0;
 }
 
 static struct listener_conf *cur(const struct parser *p)
@@ -587,9 +467,9 @@ static bool handle_key(struct parser *p, char *line)
 		return fail(p, "'%s' is a listener key: set it inside a [listener NAME] section", key);
 	}
 	unsigned *lines = scope == S_GLOBAL ? p->gseen : p->lseen;
-	if (lines[k - keys])
-		return fail(p, "duplicate key '%s' (first set on line %u)", key, lines[k - keys]);
-	lines[k - keys] = p->line;
+	if (lines[k - conf_keys])
+		return fail(p, "duplicate key '%s' (first set on line %u)", key, lines[k - conf_keys]);
+	lines[k - conf_keys] = p->line;
 	if (!*value && !k->empty_ok)
 		return fail(p, "%s needs a value", key);
 	return set_value(p, k, value);
@@ -890,11 +770,11 @@ out:
 
 const char *config_key_name(size_t i, bool *listener)
 {
-	if (i >= NKEYS)
+	if (i >= conf_nkeys)
 		return NULL;
 	if (listener)
-		*listener = keys[i].scope == S_LISTENER;
-	return keys[i].name;
+		*listener = conf_keys[i].scope == S_LISTENER;
+	return conf_keys[i].name;
 }
 
 bool config_parse(const char *text, const char *name, struct config *out, char *err, size_t errlen)

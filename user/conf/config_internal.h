@@ -1,4 +1,4 @@
-/* Shared by config.c, config_values.c and config_file.c; not part of the configuration API. */
+/* Shared by config.c, config_keys.c, config_values.c and config_file.c; not part of the configuration API. */
 #ifndef ORIGINMAIL_CONFIG_INTERNAL_H
 #define ORIGINMAIL_CONFIG_INTERNAL_H
 
@@ -36,5 +36,51 @@ char *conf_sibling_path(const char *path, const char *name);
 bool conf_path_within(const char *path, const char *dir);
 /* A Unix user name: letters, digits, '.', '_', '-' (not leading), at most 32. */
 bool conf_valid_username(const char *s);
+
+/* ---- the keys (config_keys.c) ---- */
+enum scope { S_GLOBAL = 1, S_LISTENER = 2 };
+
+enum ktype {
+	K_HOSTNAME,
+	K_DOMAINS,
+	K_PATH,
+	K_CGROUP, /* a path, or "parent" */
+	K_USER,
+	K_RELAY,
+	K_LOG,
+	K_SIZE,     /* size_t, config_parse_size */
+	K_NUMBER,   /* unsigned, plain decimal */
+	K_DURATION, /* unsigned milliseconds */
+	K_DAYS,     /* the same, days ("5d") allowed */
+	K_RELAY_TLS,
+	K_BOOL,
+	K_ADDRESS,
+	K_PROTOCOL,
+	K_TLS,
+	K_PROXY,
+	K_VERSIONS,
+	K_CIDRS,
+	K_BPF,
+	K_SK_MSG,
+	K_METRICS, /* a loopback address, or empty */
+	K_RATE,    /* struct conf_rate: "0" or COUNT/DURATION, COUNT at most max */
+	K_PROXY_ORDER,
+	K_MODE, /* octal permission bits */
+};
+
+struct keydef {
+	const char *name;
+	enum scope scope;
+	enum ktype type;
+	size_t off;                  /* into struct config (S_GLOBAL) or struct listener_conf */
+	unsigned long long min, max; /* K_SIZE, K_NUMBER, K_DURATION (in ms) */
+	const char *range;           /* the same, for "KEY must be RANGE" */
+	bool empty_ok;
+};
+
+/* Every key, global and per listener: its name, where its value goes and its bounds. */
+extern const struct keydef conf_keys[];
+extern const size_t conf_nkeys;
+#define CONF_KEYS_MAX 128 /* the parser keeps a line number per key */
 
 #endif
