@@ -185,8 +185,17 @@ static void test_uidlist_rewrite_is_seen(void **state)
 static void test_limit(void **state)
 {
 	struct fx *f = *state;
+	struct mbox_cache_stats before, after;
 
+	/* 0 keeps nothing, an empty folder included */
 	mbox_cache_set_limit(0);
+	age(f->md);
+	mbox_cache_stats(&before);
+	mbox_close(open_plain(f->md, MBOX_SYNC_FORCE));
+	mbox_close(open_plain(f->md, 0));
+	mbox_cache_stats(&after);
+	assert_int_equal(after.hits, before.hits);
+
 	prepare(f->md);
 	sneak_in(f->md, "1795500000.M3P1Q1.host:2,");
 	struct mbox *m = open_plain(f->md, 0);

@@ -167,7 +167,7 @@ void mbox_cache_store(const struct mbox *m, const struct mbox_stamp *stamp, time
 
 	if (f)
 		drop(f);
-	if (m->count > limit)
+	if (!limit || m->count > limit) /* 0: nothing kept, not even an empty folder */
 		return;
 	while (held + m->count > limit && (f = oldest()) != NULL) /* least recently used first */
 		drop(f);
