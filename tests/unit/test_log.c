@@ -110,6 +110,25 @@ static void test_child_logs_its_own_pid(void **state)
 	assert_non_null(strstr(out, want));
 }
 
+/* log_enabled says what log_msg would write, so callers can skip formatting a line nobody reads. */
+static void test_enabled_follows_level(void **state)
+{
+	(void)state;
+	capture(false);
+	log_set_level(LOG_LVL_INFO);
+	assert_true(log_enabled(LOG_LVL_ERR));
+	assert_true(log_enabled(LOG_LVL_INFO));
+	assert_false(log_enabled(LOG_LVL_DEBUG));
+	log_debug("not written");
+	log_set_level(LOG_LVL_DEBUG);
+	assert_true(log_enabled(LOG_LVL_DEBUG));
+	log_debug("written");
+	log_set_level(LOG_LVL_INFO);
+	const char *out = captured();
+	assert_null(strstr(out, "not written"));
+	assert_non_null(strstr(out, "written"));
+}
+
 static void test_no_journal_stream(void **state)
 {
 	(void)state;
@@ -127,6 +146,7 @@ int main(void)
 	        cmocka_unit_test(test_other_stream_keeps_timestamps),
 	        cmocka_unit_test(test_child_logs_its_own_pid),
 	        cmocka_unit_test(test_no_journal_stream),
+	        cmocka_unit_test(test_enabled_follows_level),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -173,6 +173,9 @@ static int on_event(void *ctx, void *data, size_t len)
 	(void)ctx;
 	if (len < sizeof(*e))
 		return 0;
+	/* Open and close are debug lines: two of each per connection, not worth formatting unread. */
+	if (e->type != OM_EV_DROP && !log_enabled(LOG_LVL_DEBUG))
+		return 0;
 	om_endpoint_format(&e->peer, peer, sizeof(peer));
 	om_endpoint_format(&e->local, local, sizeof(local));
 	switch (e->type) {

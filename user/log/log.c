@@ -74,6 +74,11 @@ void log_set_level(enum log_level max)
 	max_level = max;
 }
 
+bool log_enabled(enum log_level lvl)
+{
+	return lvl <= max_level;
+}
+
 void log_msg(enum log_level lvl, const char *fmt, ...)
 {
 	static const char *const names[] = {"error", "warning", "info", "debug"};
