@@ -13,25 +13,28 @@
 #     sockets, not the other daemons', HAProxy's or the client's.
 #   HAProxy: one frontend per daemon, `send-proxy` (v1), the same timeouts.
 # Measured with bench/smtp_load through HAProxy, the three interleaved (the order rotating), REPEATS
-# rounds after a warm-up, median [min-max]:
+# rounds of short runs after a warm-up:
 #   SMTP sessions/s at concurrency 16 (connect, 220, EHLO, MAIL, RCPT, DATA 10 KiB, QUIT, 221);
-#   connections/s at concurrency 16 (connect, 220, QUIT, 221: where the per-connection work weighs most).
-# Cost = 1 - on / off of the medians; the goal is less than 3%. After them, PROG_RUNS conn runs per BPF
+#   connections/s at concurrency 16 (connect, 220, QUIT, 221: where the per-connection work weighs most);
+#   and the machine's CPU time per session during each run (/proc/stat, all cores, idle excluded).
+# Cost = 1 - on / off within each round, then its median and quartiles over the rounds: on this shared
+# 2-core host one run can differ from the next by 10%, and runs seconds apart drift together, so many
+# short paired rounds say more than a few long ones; the goal is less than 3%. After them, PROG_RUNS conn runs per BPF
 # daemon with kernel.bpf_stats_enabled=1 (restored after) give the programs' own run time per connection
 # from bpftool; the counting itself (two clock reads per program run) stays out of the measured runs.
 # Then bench/bpf_lookup times the lookup by cookie (om_bpf_verdict's bpf_map_lookup_elem, once per accept)
 # on the pinned conns map while IDLE sessions are held open.
 #
 # Messages are written to a tmpfs (/dev/shm) when there is one, deleted after each run.
-# Environment: BPF_REPEATS (3), BPF_PROG_RUNS (3), BPF_SESSIONS (4000), BPF_CONNS (20000), BPF_IDLE (200),
+# Environment: BPF_REPEATS (30), BPF_PROG_RUNS (3), BPF_SESSIONS (1000), BPF_CONNS (5000), BPF_IDLE (200),
 # BPF_KEEP=1 keeps the temp dir.
 set -eu
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
-REPEATS=${BPF_REPEATS:-3}
+REPEATS=${BPF_REPEATS:-30}
 PROG_RUNS=${BPF_PROG_RUNS:-3}
-SESSIONS=${BPF_SESSIONS:-4000}
-CONNS=${BPF_CONNS:-20000}
+SESSIONS=${BPF_SESSIONS:-1000}
+CONNS=${BPF_CONNS:-5000}
 IDLE=${BPF_IDLE:-200}
 C=16
 LOAD="$BUILD/smtp_load"
@@ -202,15 +205,21 @@ prog_ns() {
 			}
 			printf "%d %d\n", t[sid] + 0, sk + 0 }'
 }
+# busy_ticks: the machine's CPU time so far, all cores, in clock ticks (user, nice, system, irq, softirq,
+# steal: all but idle and iowait)
+busy_ticks() { awk '$1 == "cpu" {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+HZ=$(getconf CLK_TCK)
 # run MODE KIND REPEAT: one load run; KIND smtp (full sessions) or conn (connect, 220, QUIT, 221).
 run() {
 	if [ "$2" = smtp ]; then args="-n $SESSIONS -s 10240"; else args="-n $CONNS -g"; fi
 	sync
+	b0=$(busy_ticks)
 	# shellcheck disable=SC2086 # options, split on purpose
 	r=$("$LOAD" -t "127.0.0.1:$(frontend_of "$1")" -c $C $args -T 60 2>>"$tmp/load.log" | grep '^RESULT') ||
 		r="RESULT ok=0 errors=1 sessions_per_s=0"
+	b1=$(busy_ticks)
 	if [ "$3" -gt 0 ]; then
-		echo "$1 $2 $3 $(field "$r" ok) $(field "$r" errors) $(field "$r" sessions_per_s)" >>"$tmp/runs"
+		echo "$1 $2 $3 $(field "$r" ok) $(field "$r" errors) $(field "$r" sessions_per_s) $((b1 - b0))" >>"$tmp/runs"
 	fi
 	log "$1, $2 #$3: $(echo "$r" | cut -d' ' -f2-)"
 	find "$mail/$1" -type f -path '*/new/*' -delete 2>/dev/null || true
@@ -257,6 +266,18 @@ IDLE_PID=""
 median() { # MODE KIND: "median min max" of sessions/s
 	awk -v m="$1" -v k="$2" '$1 == m && $2 == k {print $6}' "$tmp/runs" | median_of "%.1f %.1f %.1f\n"
 }
+cpu_median() { # MODE KIND: the median of the machine's CPU µs per session
+	awk -v m="$1" -v k="$2" -v hz="$HZ" '$1 == m && $2 == k && $4 > 0 {print $7 * 1e6 / hz / $4}' "$tmp/runs" |
+		median_of "%.1f"
+}
+# paired MODE KIND: 1 - MODE / off within each round, in percent: "median first-quartile third-quartile"
+paired() {
+	awk -v m="$1" -v k="$2" '$2 == k && $1 == m {on[$3] = $6} $2 == k && $1 == "off" {off[$3] = $6}
+		END {for (r in on) if (off[r] > 0) print (1 - on[r] / off[r]) * 100}' "$tmp/runs" | sort -g |
+		awk '{v[NR] = $1} END {
+			q1 = v[int((NR + 3) / 4)]; q3 = v[int((3 * NR + 3) / 4)]
+			printf "%.1f %.1f %.1f\n", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2, q1, q3}'
+}
 # prog_median MODE: median over the bpf_stats runs of the programs' ns per connection, "sockops skmsg"
 prog_median() {
 	for col in 1 2; do
@@ -272,8 +293,10 @@ echo "Machine: $(nproc) cores, $(sed -n 's/^model name\t: //p' /proc/cpuinfo | h
 	"Three originmaild of this build, the same configuration but for \`bpf\`: on (\`bpf_sk_msg = all\`," \
 	"the default), on with \`bpf_sk_msg = denied\` (only refused peers in the sockhash), and off; each in a" \
 	"cgroup of its own (as under systemd), each BPF one with its own pin directory. HAProxy $(haproxy -v | awk 'NR == 1 {print $3}') \`send-proxy\`" \
-	"to each; client bench/smtp_load at concurrency $C; the three interleaved, $REPEATS runs each after a" \
-	"warm-up; median [min-max]. Cost = 1 - on / off."
+	"to each; client bench/smtp_load at concurrency $C; the three interleaved (order rotating), $REPEATS" \
+	"rounds after a warm-up. Rates: median [min-max] over the rounds. Cost: 1 - on / off within each round," \
+	"median [first to third quartile] over the rounds. CPU: the whole machine's (client, HAProxy, daemon," \
+	"kernel) per session, median."
 echo
 echo "| load | bpf = on /s | bpf_sk_msg = denied /s | bpf = off /s | cost (on) | cost (denied) | goal < 3% (on) |"
 echo "|---|---:|---:|---:|---:|---:|:---|"
@@ -292,11 +315,20 @@ for k in smtp conn; do
 	else
 		what="connections ($CONNS per run: connect, 220, QUIT, 221)"
 	fi
-	awk -v w="$what" -v a="$on" -v ar="$onr" -v d="$dn" -v dr="$dnr" -v b="$off" -v br="$offr" 'BEGIN {
-		c = b > 0 ? (1 - a / b) * 100 : 100; cd = b > 0 ? (1 - d / b) * 100 : 100
-		printf "| %s | %.1f [%s] | %.1f [%s] | %.1f [%s] | %.1f%% | %.1f%% | %s |\n", w, a, ar, d, dr, b, br, c, cd,
-			(c < 3 ? "met" : "**missed**")}'
+	# shellcheck disable=SC2046 # three numbers, split on purpose
+	set -- $(paired on $k)
+	c=$1 cr="$2% to $3%"
+	# shellcheck disable=SC2046 # three numbers, split on purpose
+	set -- $(paired denied $k)
+	awk -v w="$what" -v a="$on" -v ar="$onr" -v d="$dn" -v dr="$dnr" -v b="$off" -v br="$offr" -v c="$c" \
+		-v cr="$cr" -v cd="$1" -v cdr="$2% to $3%" 'BEGIN {
+		printf "| %s | %.1f [%s] | %.1f [%s] | %.1f [%s] | %.1f%% [%s] | %.1f%% [%s] | %s |\n", w, a, ar, d, dr, b,
+			br, c, cr, cd, cdr, (c < 3 ? "met" : "**missed**")}'
 done
+echo
+echo "CPU per session (µs, the whole machine): connections $(cpu_median on conn) with \`bpf = on\`," \
+	"$(cpu_median denied conn) with \`bpf_sk_msg = denied\`, $(cpu_median off conn) with \`bpf = off\`;" \
+	"SMTP sessions $(cpu_median on smtp), $(cpu_median denied smtp), $(cpu_median off smtp)."
 # shellcheck disable=SC2046 # two numbers, split on purpose
 set -- $(prog_median on)
 po_s=$1 po_m=$2
@@ -314,17 +346,6 @@ echo "Lookup of a connection entry by socket cookie (\`bpf_map_lookup_elem\` on 
 	"as om_bpf_verdict does once per accepted connection; bench/bpf_lookup, $(field "$lk" n) calls," \
 	"$(field "$lk" entries) live entries): **$(field "$lk" hit_ns) ns** per hit, $(field "$lk" miss_ns) ns per" \
 	"miss; lookup + update with BPF_EXIST (om_bpf_set_origin, om_bpf_set_session): $(field "$lk" update_ns) ns."
-echo
-# paired MODE KIND: the cost of MODE against off within each round (the runs of a round are minutes
-# closer than the medians' runs, so the machine's drift cancels more), "median min max" in percent
-paired() {
-	awk -v m="$1" -v k="$2" '$2 == k && $1 == m {on[$3] = $6} $2 == k && $1 == "off" {off[$3] = $6}
-		END {for (r in on) if (off[r] > 0) print (1 - on[r] / off[r]) * 100}' "$tmp/runs" |
-		median_of "%.1f%% [%.1f%% to %.1f%%]"
-}
-echo "Cost per round (1 - on / off of the same round; median [min to max] over the $REPEATS rounds):" \
-	"connections $(paired on conn) with \`bpf_sk_msg = all\`, $(paired denied conn) with \`denied\`;" \
-	"SMTP sessions $(paired on smtp) and $(paired denied smtp)."
 echo
 echo "Errors in all runs: $(awk '{e += $5} END {print e + 0}' "$tmp/runs")."
 ok=1
