@@ -125,10 +125,9 @@ $(BUILD)/smtp_load $(BUILD)/imap_load: $(BUILD)/%: bench/%.c bench/load_common.c
 	@mkdir -p $(dir $@)
 	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE $(filter %.c,$^) -o $@
 
-# The cookie-lookup micro-benchmark of bench/bpf.sh: the ABI header and libbpf only.
-$(BUILD)/bpf_lookup: bench/bpf_lookup.c include/originmail/bpf_abi.h
-	@mkdir -p $(dir $@)
-	$(CC) -std=gnu11 -O2 -Wall -Wextra -Werror -D_GNU_SOURCE -Iinclude $< -o $@ -lbpf
+# The micro-benchmark of the daemon's calls on its BPF entries (bench/bpf.sh): the daemon's own code.
+$(BUILD)/bpf_lookup: $(BUILD)/obj/bench/bpf_lookup.o $(LIB)
+	$(CC) $(LDFLAGS_SAN) $(LDFLAGS) $^ -o $@ $(LDLIBS)
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
 

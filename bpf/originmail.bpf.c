@@ -325,6 +325,85 @@ int om_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
+#define SOL_SOCKET 1
+#define SO_COOKIE  57
+
+/* The daemon's getsockopt(SO_COOKIE) on an accepted socket: the kernel has written the cookie; when the
+ * buffer has room, the entry follows it, so one system call gives the daemon the cookie and the verdict. */
+SEC("cgroup/getsockopt")
+int om_getsockopt(struct bpf_sockopt *ctx)
+{
+	struct om_cookie_entry *r = ctx->optval;
+	struct om_conn *c;
+	__u64 cookie;
+
+	if (ctx->level != SOL_SOCKET || ctx->optname != SO_COOKIE || ctx->retval != 0 || ctx->optlen != 8)
+		return 1;
+	if ((void *)(r + 1) > ctx->optval_end) /* asked for the cookie alone */
+		return 1;
+	cookie = r->cookie;
+	c = bpf_map_lookup_elem(&conns, &cookie);
+	if (!c || c->pid != instance_pid) /* not one of ours (another instance answers for its own) */
+		return 1;
+	__builtin_memcpy(&r->conn, c, sizeof(*c));
+	ctx->optlen = sizeof(*r);
+	return 1;
+}
+
+/* The entry a request names, when it is this instance's and describes this socket. */
+static __always_inline struct om_conn *own_entry(struct bpf_sock *sk, __u64 cookie)
+{
+	struct om_conn *c = bpf_map_lookup_elem(&conns, &cookie);
+
+	if (!c || c->pid != instance_pid) /* gone already, or another instance's: its program answers */
+		return NULL;
+	if (c->local.family != sk->family || c->local.port != sk->src_port ||
+	    c->peer.port != bpf_ntohs(sk->dst_port))
+		return NULL;
+	return c;
+}
+
+/* The daemon's writes into its entries, in place: no new LRU element, no copy of the rest. */
+SEC("cgroup/setsockopt")
+int om_setsockopt(struct bpf_sockopt *ctx)
+{
+	void *v = ctx->optval, *end = ctx->optval_end;
+	struct bpf_sock *sk = ctx->sk;
+	struct om_conn *c;
+
+	if (ctx->level != OM_SOL || !sk)
+		return 1;
+	if (ctx->optname == OM_SO_ORIGIN) {
+		struct om_set_origin *o = v;
+		if ((void *)(o + 1) > end)
+			return 1;
+		c = own_entry(sk, o->cookie);
+		if (!c)
+			return 1;
+		c->origin = o->origin;
+		c->dst = o->dst;
+		c->proxy_version = o->proxy_version;
+		__builtin_memcpy(c->unique_id, o->unique_id, sizeof(c->unique_id));
+		c->unique_id[sizeof(c->unique_id) - 1] = '\0';
+		c->proto = o->proto;
+		c->tls = 0;
+		c->state = OM_STATE_ORIGIN;
+	} else if (ctx->optname == OM_SO_SESSION) {
+		struct om_set_session *o = v;
+		if ((void *)(o + 1) > end)
+			return 1;
+		c = own_entry(sk, o->cookie);
+		if (!c)
+			return 1;
+		c->proto = o->proto;
+		c->tls = o->tls;
+	} else {
+		return 1;
+	}
+	ctx->optlen = -1; /* done: the kernel's own setsockopt is skipped, the call returns 0 */
+	return 1;
+}
+
 static __always_inline void note_drop(struct om_sk *st, __u64 size)
 {
 	struct om_conn *c;

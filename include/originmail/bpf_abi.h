@@ -123,6 +123,43 @@ struct om_lpm_v6 {
 
 #define OM_LPM_FIXED_BITS 48 /* inst + port */
 
+/* The daemon's own reads and writes of its entries, answered in the kernel by its cgroup sockopt programs
+ * (om_getsockopt, om_setsockopt): a getsockopt or setsockopt it would make anyway or that costs less than
+ * the bpf() call it replaces (docs/bpf.md). Without the programs the kernel answers as it always does and
+ * the daemon falls back to bpf() on the conns map.
+ *
+ * getsockopt(SOL_SOCKET, SO_COOKIE) with room for a struct om_cookie_entry: the kernel writes the cookie,
+ * om_getsockopt the entry after it (optlen says which happened: 8, or the whole struct). */
+struct om_cookie_entry {
+	__u64 cookie;
+	struct om_conn conn;
+};
+
+/* setsockopt(OM_SOL, ...) on an accepted socket: om_setsockopt writes into the socket's entry and the
+ * kernel's own handling is skipped (without the program, the kernel refuses the level: ENOPROTOOPT).
+ * Each request names the cookie (the program cannot ask the socket for it); the entry is written only
+ * when it is this instance's and its ports are the socket's. */
+#define OM_SOL        0x6f6d /* "om": no protocol level of the kernel has this number */
+#define OM_SO_ORIGIN  1      /* struct om_set_origin */
+#define OM_SO_SESSION 2      /* struct om_set_session */
+
+struct om_set_origin {
+	__u64 cookie;
+	struct om_endpoint origin;
+	struct om_endpoint dst;
+	__u8 proxy_version;
+	__u8 proto; /* enum om_proto; TLS off */
+	__u8 pad[6];
+	char unique_id[OM_UNIQUE_ID_MAX]; /* NUL-terminated */
+};
+
+struct om_set_session {
+	__u64 cookie;
+	__u8 proto; /* enum om_proto */
+	__u8 tls;
+	__u8 pad[6];
+};
+
 /* ports (per instance, not pinned): the instance's network namespace and a listener port (host order)
  * -> its policy. Instances in other namespaces may share the cgroup and the port number. */
 struct om_port_key {

@@ -206,37 +206,66 @@ static void check_conn(struct om_bpf *b, int lfd, const char *src, const char *d
 	assert_int_equal(pp_sockaddr_port(&back), pp_sockaddr_port(&peer)); /* remote_port byte order */
 	assert_true(om_endpoint_to_sockaddr(&c.local, &back));
 	assert_int_equal(pp_sockaddr_port(&back), port); /* local_port byte order */
+	/* One getsockopt(SO_COOKIE) gives the cookie and the entry (om_getsockopt) */
 	struct om_conn entry;
-	assert_int_equal(om_bpf_verdict(b, cookie, VERDICT_DENIED, &entry), verdict);
-	assert_int_equal(entry.cookie, cookie); /* the copy om_bpf_set_origin writes back */
-	assert_int_equal(entry.verdict, verdict);
-	assert_int_equal(om_bpf_verdict(b, cookie + 1000000, VERDICT_DENIED, &entry), VERDICT_DENIED);
-	assert_int_equal(entry.cookie, 0); /* no entry: nothing to write back */
-	assert_int_equal(om_bpf_verdict(b, cookie, VERDICT_DENIED, &entry), verdict);
+	uint64_t ck = 0;
+	memset(&entry, 0, sizeof(entry));
+	assert_true(om_bpf_accepted(srv, &ck, &entry));
+	assert_int_equal(ck, cookie);
+	assert_memory_equal(&entry, &c, sizeof(c));
+	assert_int_equal(om_bpf_verdict(&entry, cookie, VERDICT_DENIED), verdict);
+	assert_int_equal(om_bpf_verdict(NULL, cookie, VERDICT_DENIED), VERDICT_DENIED);
+	/* the client's end has no entry: the cookie alone, as without the program */
+	assert_false(om_bpf_accepted(cli, &ck, &entry));
+	assert_int_equal(ck, cookie_of(cli));
+	assert_true(ck != 0 && ck != cookie);
 
+	/* The origin, written in place by om_setsockopt */
 	struct origin o = {.cookie = cookie};
 	pp_sockaddr_parse(&o.client, "203.0.113.10", 40000);
 	pp_sockaddr_parse(&o.dst, "192.0.2.25", 25);
 	snprintf(o.unique_id, sizeof(o.unique_id), "HAP-test");
-	om_bpf_set_origin(b, &entry, &o, 2, PROTO_SUBMISSION); /* from the copy: one update */
+	assert_true(om_bpf_set_origin(srv, &o, 2, PROTO_SUBMISSION));
 	assert_true(om_bpf_lookup(b, cookie, &c));
 	assert_int_equal(c.state, OM_STATE_ORIGIN);
 	assert_int_equal(c.proxy_version, 2);
 	assert_int_equal(c.origin.port, 40000);
 	assert_memory_equal(c.origin.addr, "\xcb\x00\x71\x0a", 4);
+	assert_int_equal(c.dst.port, 25);
+	assert_memory_equal(c.dst.addr, "\xc0\x00\x02\x19", 4);
 	assert_string_equal(c.unique_id, "HAP-test");
-	assert_int_equal(c.proto, OM_PROTO_SUBMISSION); /* in the same update */
+	assert_int_equal(c.proto, OM_PROTO_SUBMISSION); /* in the same write */
 	assert_false(c.tls);
 	assert_int_equal(c.opened_ns, entry.opened_ns); /* the kernel's fields kept */
+	assert_memory_equal(&c.peer, &entry.peer, sizeof(c.peer));
+	assert_int_equal(c.verdict, verdict);
 	assert_int_equal(c.pid, getpid());
 
-	snprintf(o.unique_id, sizeof(o.unique_id), "HAP-again");
-	om_bpf_set_origin(b, NULL, &o, 1, PROTO_SMTP); /* no copy: read, then update */
+	memset(o.unique_id, 'u', sizeof(o.unique_id) - 1); /* the longest: still NUL-terminated */
+	o.unique_id[sizeof(o.unique_id) - 1] = '\0';
+	assert_true(om_bpf_set_origin(srv, &o, 1, PROTO_SMTP));
 	assert_true(om_bpf_lookup(b, cookie, &c));
-	assert_string_equal(c.unique_id, "HAP-again");
+	assert_int_equal(strlen(c.unique_id), sizeof(c.unique_id) - 1);
 	assert_int_equal(c.proxy_version, 1);
 	assert_int_equal(c.proto, OM_PROTO_SMTP);
-	assert_int_equal(c.verdict, verdict);
+
+	assert_true(om_bpf_set_session(srv, cookie, PROTO_IMAP, true));
+	assert_true(om_bpf_lookup(b, cookie, &c));
+	assert_int_equal(c.proto, OM_PROTO_IMAP);
+	assert_true(c.tls);
+	assert_int_equal(c.origin.port, 40000);
+
+	/* another socket naming this entry, or a socket without one: nothing written, and the kernel
+	 * refuses the level as it does without the program */
+	errno = 0;
+	assert_false(om_bpf_set_origin(cli, &o, 1, PROTO_LMTP));
+	assert_int_equal(errno, ENOPROTOOPT);
+	assert_false(om_bpf_set_session(cli, cookie, PROTO_POP3, false));
+	assert_true(om_bpf_lookup(b, cookie, &c));
+	assert_int_equal(c.proto, OM_PROTO_IMAP);
+	o.cookie = cookie_of(cli);
+	assert_false(om_bpf_set_origin(cli, &o, 1, PROTO_LMTP));
+	o.cookie = cookie;
 
 	close(srv);
 	close(cli);

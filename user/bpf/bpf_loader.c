@@ -476,6 +476,17 @@ struct om_bpf *om_bpf_start(const struct config *cfg, char *err, size_t errlen)
 		         load_reason(errno));
 		goto fail;
 	}
+	/* The daemon's reads and writes of its entries go through getsockopt and setsockopt, which these
+	 * answer (one system call less per connection than bpf() on the map, and no new LRU element). */
+	struct originmail_bpf *k = b->skel;
+	k->links.om_getsockopt = bpf_program__attach_cgroup(k->progs.om_getsockopt, b->cgroup_fd);
+	if (k->links.om_getsockopt)
+		k->links.om_setsockopt = bpf_program__attach_cgroup(k->progs.om_setsockopt, b->cgroup_fd);
+	if (!k->links.om_setsockopt) {
+		snprintf(err, errlen, "cannot attach the sockopt programs to cgroup %s: %s", b->cgroup,
+		         load_reason(errno));
+		goto fail;
+	}
 	b->rb = ring_buffer__new(bpf_map__fd(b->skel->maps.events), on_event, b, NULL);
 	if (!b->rb) {
 		snprintf(err, errlen, "cannot open the ring buffer: %s", strerror(errno));
@@ -565,64 +576,57 @@ bool om_bpf_lookup(const struct om_bpf *b, uint64_t cookie, struct om_conn *out)
 	return cookie && bpf_map_lookup_elem(bpf_map__fd(b->skel->maps.conns), &key, out) == 0;
 }
 
-enum peer_verdict om_bpf_verdict(const struct om_bpf *b, uint64_t cookie, enum peer_verdict user,
-                                 struct om_conn *entry)
+bool om_bpf_accepted(int fd, uint64_t *cookie, struct om_conn *entry)
 {
-	struct om_conn c;
+	struct om_cookie_entry r;
+	socklen_t len = sizeof(r);
 
-	if (entry)
-		entry->cookie = 0;
-	if (!om_bpf_lookup(b, cookie, &c) || c.verdict > OM_VERDICT_PROXY_OPTIONAL) {
+	*cookie = 0;
+	if (getsockopt(fd, SOL_SOCKET, SO_COOKIE, &r, &len) != 0 || len < sizeof(r.cookie))
+		return false;
+	*cookie = r.cookie;
+	if (len != sizeof(r) || r.conn.cookie != r.cookie) /* the kernel's cookie alone: no entry */
+		return false;
+	*entry = r.conn;
+	return true;
+}
+
+enum peer_verdict om_bpf_verdict(const struct om_conn *entry, uint64_t cookie, enum peer_verdict user)
+{
+	if (!entry || entry->verdict > OM_VERDICT_PROXY_OPTIONAL) {
 		log_debug("BPF: no entry for cookie %llu, the configuration's verdict applies",
 		          (unsigned long long)cookie);
 		return user;
 	}
-	if (c.verdict != (unsigned)user)
+	if (entry->verdict != (unsigned)user)
 		log_warn("BPF: kernel verdict %s differs from the configuration's %s (cookie %llu)",
-		         om_verdict_name(c.verdict), policy_verdict_name(user), (unsigned long long)cookie);
-	if (entry)
-		*entry = c;
-	return (enum peer_verdict)c.verdict;
+		         om_verdict_name(entry->verdict), policy_verdict_name(user),
+		         (unsigned long long)cookie);
+	return (enum peer_verdict)entry->verdict;
 }
 
-void om_bpf_set_origin(const struct om_bpf *b, struct om_conn *entry, const struct origin *o,
-                       unsigned proxy_version, enum listener_proto proto)
+bool om_bpf_set_origin(int fd, const struct origin *o, unsigned proxy_version, enum listener_proto proto)
 {
-	__u64 key = o->cookie;
-	struct om_conn read;
-	struct om_conn *c = entry;
-	int fd = bpf_map__fd(b->skel->maps.conns);
+	struct om_set_origin r;
 
-	if (!key)
-		return;
-	if (!c || c->cookie != key) { /* no copy from the accept: read it */
-		if (bpf_map_lookup_elem(fd, &key, &read) != 0)
-			return;
-		c = &read;
-	}
-	om_endpoint_from_sockaddr(&c->origin, &o->client);
-	om_endpoint_from_sockaddr(&c->dst, &o->dst);
-	c->proxy_version = (__u8)proxy_version;
-	c->state = OM_STATE_ORIGIN;
-	size_t n = strnlen(o->unique_id, sizeof(c->unique_id) - 1);
-	memcpy(c->unique_id, o->unique_id, n);
-	c->unique_id[n] = '\0';
-	c->proto = om_proto_from_listener(proto);
-	c->tls = false;
-	bpf_map_update_elem(fd, &key, c, BPF_EXIST); /* ENOENT: it closed meanwhile, nothing to record */
+	memset(&r, 0, sizeof(r));
+	r.cookie = o->cookie;
+	om_endpoint_from_sockaddr(&r.origin, &o->client);
+	om_endpoint_from_sockaddr(&r.dst, &o->dst);
+	r.proxy_version = (__u8)proxy_version;
+	r.proto = (__u8)om_proto_from_listener(proto);
+	size_t n = strnlen(o->unique_id, sizeof(r.unique_id) - 1);
+	memcpy(r.unique_id, o->unique_id, n);
+	/* ENOPROTOOPT: no entry of ours for this socket (closed meanwhile, or evicted by a flood) */
+	return setsockopt(fd, OM_SOL, OM_SO_ORIGIN, &r, sizeof(r)) == 0;
 }
 
-void om_bpf_set_session(const struct om_bpf *b, uint64_t cookie, enum listener_proto proto, bool tls)
+bool om_bpf_set_session(int fd, uint64_t cookie, enum listener_proto proto, bool tls)
 {
-	__u64 key = cookie;
-	struct om_conn c;
-	int fd = b ? bpf_map__fd(b->skel->maps.conns) : -1;
+	struct om_set_session r = {
+	        .cookie = cookie, .proto = (__u8)om_proto_from_listener(proto), .tls = tls};
 
-	if (fd >= 0 && key && bpf_map_lookup_elem(fd, &key, &c) == 0) {
-		c.proto = om_proto_from_listener(proto);
-		c.tls = tls;
-		bpf_map_update_elem(fd, &key, &c, BPF_EXIST);
-	}
+	return setsockopt(fd, OM_SOL, OM_SO_SESSION, &r, sizeof(r)) == 0;
 }
 
 static unsigned map_entries(int fd, size_t key_size)

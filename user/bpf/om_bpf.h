@@ -34,21 +34,20 @@ void om_bpf_poll(struct om_bpf *b);
 
 /* The connection entry of a socket cookie; false when there is none. */
 bool om_bpf_lookup(const struct om_bpf *b, uint64_t cookie, struct om_conn *out);
-/* The verdict for an accepted connection: the kernel's (from its entry) when there is one, else the
- * configuration's (userspace) verdict. A disagreement is logged. entry (may be NULL) gets a copy of the
- * kernel's entry, cookie 0 when there is none: om_bpf_set_origin then need not read it again. */
-enum peer_verdict om_bpf_verdict(const struct om_bpf *b, uint64_t cookie, enum peer_verdict user,
-                                 struct om_conn *entry);
-/* After the PROXY header: the original client's tuple, the header version, the unique-id, and the
- * listener's protocol with TLS off, written into the connection's entry in one update
- * (om_bpf_set_session is then needed only once TLS is up). entry: what om_bpf_verdict copied (the fields
- * the kernel writes later, bytes and state, it rewrites itself on the next message or transition), or
- * NULL to read it first. */
-void om_bpf_set_origin(const struct om_bpf *b, struct om_conn *entry, const struct origin *o,
-                       unsigned proxy_version, enum listener_proto proto);
-/* When the session starts, and again once TLS is up: the listener's protocol and whether TLS is on.
- * b may be NULL (BPF off): nothing to do. */
-void om_bpf_set_session(const struct om_bpf *b, uint64_t cookie, enum listener_proto proto, bool tls);
+/* At accept (the socket is in our cgroup): its cookie and, when the kernel recorded the connection, the
+ * entry, in one getsockopt(SO_COOKIE) that om_getsockopt answers (bpf_abi.h). false: no entry; *cookie is
+ * set all the same (0 when the socket has none). */
+bool om_bpf_accepted(int fd, uint64_t *cookie, struct om_conn *entry);
+/* The verdict for an accepted connection: the kernel's, from its entry (NULL: none), else the
+ * configuration's (userspace) verdict. A disagreement is logged. */
+enum peer_verdict om_bpf_verdict(const struct om_conn *entry, uint64_t cookie, enum peer_verdict user);
+/* After the PROXY header: the original client's tuple (o->cookie names the entry), the header version, the unique-id, and the
+ * listener's protocol with TLS off, written into the socket's entry in place by om_setsockopt (one
+ * setsockopt; om_bpf_set_session is then needed only once TLS is up). false: no entry of ours (it
+ * closed meanwhile, or a flood evicted it). */
+bool om_bpf_set_origin(int fd, const struct origin *o, unsigned proxy_version, enum listener_proto proto);
+/* When the session starts, and again once TLS is up: the listener's protocol and whether TLS is on. */
+bool om_bpf_set_session(int fd, uint64_t cookie, enum listener_proto proto, bool tls);
 
 /* Before a scrape: originmail_bpf_attached, and the entries of each pinned map (b may be NULL: BPF off). */
 void om_bpf_report_metrics(const struct om_bpf *b);

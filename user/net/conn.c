@@ -98,7 +98,6 @@ void conn_close(struct conn *c, const char *why)
 	close(c->fd);
 	obuf_free(&c->out);
 	free(c->in);
-	free(c->bpf_entry);
 	if (c->prev)
 		c->prev->next = c->next;
 	else
@@ -150,8 +149,15 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	bool gone = getpeername(fd, &c->origin.peer.sa, &len) != 0; /* reset before we got to it */
 	len = sizeof(c->origin.local);
 	getsockname(fd, &c->origin.local.sa, &len);
-	len = sizeof(c->origin.cookie);
-	getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c->origin.cookie, &len);
+	/* With BPF, the same getsockopt brings the kernel's entry for the connection (om_getsockopt). */
+	struct om_conn entry;
+	bool have_entry = false;
+	if (s->bpf) {
+		have_entry = om_bpf_accepted(fd, &c->origin.cookie, &entry);
+	} else {
+		len = sizeof(c->origin.cookie);
+		getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c->origin.cookie, &len);
+	}
 	c->origin.client = c->origin.peer;
 	c->origin.dst = c->origin.local;
 	if (c->origin.local.sa.sa_family == AF_UNIX) { /* a local process: its uid says who */
@@ -183,14 +189,8 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	/* Behind a proxy the refusal waits for the header, so that the log names the client (admit()). */
 	c->over_capacity = s->nconns > c->gen->cfg.max_connections;
 	c->verdict = policy_classify(c->lc, &c->origin.peer.sa);
-	if (s->bpf) { /* the kernel classified it at the handshake: one lookup by cookie */
-		c->bpf_entry = malloc(sizeof(*c->bpf_entry));
-		c->verdict = om_bpf_verdict(s->bpf, c->origin.cookie, c->verdict, c->bpf_entry);
-		if (c->verdict == VERDICT_DENIED || c->verdict == VERDICT_DIRECT) {
-			free(c->bpf_entry); /* no header will come to fill in */
-			c->bpf_entry = NULL;
-		}
-	}
+	if (s->bpf) /* the kernel classified it at the handshake */
+		c->verdict = om_bpf_verdict(have_entry ? &entry : NULL, c->origin.cookie, c->verdict);
 	metrics_inc(M_CONNECTIONS, c->lc->name, config_proto_name(c->lc->proto),
 	            policy_verdict_name(c->verdict));
 	/* Behind a proxy the line waits for the header: a health check (PROXY LOCAL) is not worth one. */
@@ -277,10 +277,7 @@ static void apply_header(struct conn *c, const struct pp_header *h)
 	}
 	origin_update_text(o);
 	if (c->srv->bpf) {
-		om_bpf_set_origin(c->srv->bpf, c->bpf_entry, o, h->version, c->lc->proto);
-		free(c->bpf_entry);
-		c->bpf_entry = NULL;
-		c->bpf_proto_set = true;
+		c->bpf_proto_set = om_bpf_set_origin(c->fd, o, h->version, c->lc->proto);
 	}
 	if (o->via_proxy) {
 		log_info("Connection established from %s on %s", o->peer_ip, c->lc->name);
@@ -420,8 +417,8 @@ static void start_session(struct conn *c)
 		conn_close(c, "out of memory");
 		return;
 	}
-	if (!c->bpf_proto_set || c->ssl) /* else the origin's update wrote it (one syscall less) */
-		om_bpf_set_session(c->srv->bpf, c->origin.cookie, c->lc->proto, c->ssl != NULL);
+	if (c->srv->bpf && (!c->bpf_proto_set || c->ssl)) /* else the origin's write did (one call less) */
+		om_bpf_set_session(c->fd, c->origin.cookie, c->lc->proto, c->ssl != NULL);
 	if (c->proto->set_waker)
 		c->proto->set_waker(c->session, on_wake, c);
 	c->state = CONN_ACTIVE;
@@ -466,7 +463,8 @@ static void on_handshake(struct conn *c)
 		log_info("TLS established with %s: %s", client(c), c->tls_info);
 		metrics_inc(M_TLS_HANDSHAKES, c->lc->name);
 		if (c->session) { /* after STARTTLS */
-			om_bpf_set_session(c->srv->bpf, c->origin.cookie, c->lc->proto, true);
+			if (c->srv->bpf)
+				om_bpf_set_session(c->fd, c->origin.cookie, c->lc->proto, true);
 			c->state = CONN_ACTIVE;
 			c->proto->tls_started(c->session, c->tls_info);
 			set_deadline(c, c->gen->cfg.command_timeout_ms);

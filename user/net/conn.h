@@ -49,7 +49,6 @@ struct conn {
 	bool held;          /* in holds input the session left while busy (proto.h): give it back after */
 	bool quiet;         /* a health check: its lines are debug lines */
 	bool bpf_proto_set; /* the BPF entry already names the protocol, TLS off (om_bpf_set_origin) */
-	struct om_conn *bpf_entry; /* the kernel's entry, read at accept, kept until the header fills it in */
 	/* inside-tls: the first bytes were checked to be no PROXY header before the handshake */
 	bool tls_checked;
 	/* Abuse limits (user/limits/): the origin's share of the counters, checked once its address is
