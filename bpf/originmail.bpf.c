@@ -209,8 +209,8 @@ static __always_inline int on_established(struct bpf_sock_ops *skops)
 		__u32 r = skops->remote_ip4, lo = skops->local_ip4;
 		__builtin_memcpy(c.peer.addr, &r, 4);
 		__builtin_memcpy(c.local.addr, &lo, 4);
-		trusted = in_trie4(&trusted_v4, port, r);
-		direct = in_trie4(&direct_v4, port, r);
+		trusted = (l->lists & OM_LIST_TRUSTED_V4) && in_trie4(&trusted_v4, port, r);
+		direct = (l->lists & OM_LIST_DIRECT_V4) && in_trie4(&direct_v4, port, r);
 	} else if (family == AF_INET6) {
 		__u32 r[4], lo[4];
 		r[0] = skops->remote_ip6[0];
@@ -224,11 +224,11 @@ static __always_inline int on_established(struct bpf_sock_ops *skops)
 		__builtin_memcpy(c.peer.addr, r, 16);
 		__builtin_memcpy(c.local.addr, lo, 16);
 		if (v4_mapped(c.peer.addr)) { /* matched as the IPv4 address it carries, like cidr.c */
-			trusted = in_trie4(&trusted_v4, port, r[3]);
-			direct = in_trie4(&direct_v4, port, r[3]);
+			trusted = (l->lists & OM_LIST_TRUSTED_V4) && in_trie4(&trusted_v4, port, r[3]);
+			direct = (l->lists & OM_LIST_DIRECT_V4) && in_trie4(&direct_v4, port, r[3]);
 		} else {
-			trusted = in_trie6(&trusted_v6, port, c.peer.addr);
-			direct = in_trie6(&direct_v6, port, c.peer.addr);
+			trusted = (l->lists & OM_LIST_TRUSTED_V6) && in_trie6(&trusted_v6, port, c.peer.addr);
+			direct = (l->lists & OM_LIST_DIRECT_V6) && in_trie6(&direct_v6, port, c.peer.addr);
 		}
 	} else {
 		return 1;

@@ -169,9 +169,15 @@ struct om_port_key {
 };
 
 struct om_listener {
-	__u8 mode; /* enum om_mode */
-	__u8 pad[3];
+	__u8 mode;  /* enum om_mode */
+	__u8 lists; /* OM_LIST_*: which tries hold entries for this port (the others are not looked in) */
+	__u8 pad[2];
 };
+
+#define OM_LIST_TRUSTED_V4 1
+#define OM_LIST_DIRECT_V4  2
+#define OM_LIST_TRUSTED_V6 4
+#define OM_LIST_DIRECT_V6  8
 
 struct om_abi {
 	__u32 version;   /* OM_BPF_ABI_VERSION */

@@ -291,10 +291,35 @@ static bool same_policy(const struct listener_conf *a, const struct listener_con
 	return !strcmp(cidr_set_format(&a->direct, x, sizeof(x)), cidr_set_format(&b->direct, y, sizeof(y)));
 }
 
+/* The trie keys of one listener port appended to k4/k6 ([0] trusted, [1] direct); returns which tries
+ * got any (OM_LIST_*), so that sock_ops looks in those only. */
+static __u8 add_keys(__u32 instance, uint16_t port, const struct listener_conf *lc, struct om_lpm_v4 **k4,
+                     size_t *n4, struct om_lpm_v6 **k6, size_t *n6)
+{
+	static const __u8 bit4[2] = {OM_LIST_TRUSTED_V4, OM_LIST_DIRECT_V4};
+	static const __u8 bit6[2] = {OM_LIST_TRUSTED_V6, OM_LIST_DIRECT_V6};
+	__u8 lists = 0;
+
+	for (int t = 0; t < 2; t++) {
+		const struct cidr_set *set = t == 0 ? &lc->trusted : &lc->direct;
+		for (size_t c = 0; c < set->n; c++) {
+			if (om_lpm_v4_key(&k4[t][n4[t]], instance, port, &set->v[c])) {
+				n4[t]++;
+				lists |= bit4[t];
+			} else if (om_lpm_v6_key(&k6[t][n6[t]], instance, port, &set->v[c])) {
+				n6[t]++;
+				lists |= bit6[t];
+			}
+		}
+	}
+	return lists;
+}
+
 bool om_bpf_load_policy(struct om_bpf *b, const struct config *cfg, char *err, size_t errlen)
 {
 	struct om_bpf now = {.nports = 0};
 	const struct listener_conf *owner[OM_PORTS_MAX] = {0};
+	__u8 lists[OM_PORTS_MAX] = {0};
 	struct om_lpm_v4 *k4[2] = {NULL, NULL};
 	struct om_lpm_v6 *k6[2] = {NULL, NULL};
 	size_t n4[2] = {0, 0}, n6[2] = {0, 0}, total = 0;
@@ -334,22 +359,14 @@ bool om_bpf_load_policy(struct om_bpf *b, const struct config *cfg, char *err, s
 				goto out;
 			}
 			owner[now.nports] = lc;
+			lists[now.nports] = add_keys(b->instance, port, lc, k4, n4, k6, n6);
 			now.ports[now.nports++] = port;
-			for (int t = 0; t < 2; t++) {
-				const struct cidr_set *set = t == 0 ? &lc->trusted : &lc->direct;
-				for (size_t c = 0; c < set->n; c++) {
-					if (om_lpm_v4_key(&k4[t][n4[t]], b->instance, port, &set->v[c]))
-						n4[t]++;
-					else if (om_lpm_v6_key(&k6[t][n6[t]], b->instance, port, &set->v[c]))
-						n6[t]++;
-				}
-			}
 		}
 	}
 	struct originmail_bpf *s = b->skel;
 	int ports_fd = bpf_map__fd(s->maps.ports);
 	for (size_t j = 0; j < now.nports; j++) {
-		struct om_listener l = {.mode = om_mode_from_proxy(owner[j]->proxy)};
+		struct om_listener l = {.mode = om_mode_from_proxy(owner[j]->proxy), .lists = lists[j]};
 		struct om_port_key pk = {.netns = b->netns, .port = now.ports[j]};
 		if (bpf_map_update_elem(ports_fd, &pk, &l, BPF_ANY) != 0) {
 			snprintf(err, errlen, "cannot fill the ports map: %s", strerror(errno));
