@@ -41,10 +41,10 @@ bool om_bpf_accepted(int fd, uint64_t *cookie, struct om_conn *entry);
 /* The verdict for an accepted connection: the kernel's, from its entry (NULL: none), else the
  * configuration's (userspace) verdict. A disagreement is logged. */
 enum peer_verdict om_bpf_verdict(const struct om_conn *entry, uint64_t cookie, enum peer_verdict user);
-/* After the PROXY header: the original client's tuple (o->cookie names the entry), the header version, the unique-id, and the
- * listener's protocol with TLS off, written into the socket's entry in place by om_setsockopt (one
- * setsockopt; om_bpf_set_session is then needed only once TLS is up). false: no entry of ours (it
- * closed meanwhile, or a flood evicted it). */
+/* After the PROXY header: the original client's tuple (o->cookie names the entry), the header version,
+ * the unique-id, and the listener's protocol with TLS off, written into the socket's entry in place by
+ * om_setsockopt (one setsockopt; om_bpf_set_session is then needed only once TLS is up). false: no entry
+ * of ours (it closed meanwhile, or a flood evicted it). */
 bool om_bpf_set_origin(int fd, const struct origin *o, unsigned proxy_version, enum listener_proto proto);
 /* When the session starts, and again once TLS is up: the listener's protocol and whether TLS is on. */
 bool om_bpf_set_session(int fd, uint64_t cookie, enum listener_proto proto, bool tls);
