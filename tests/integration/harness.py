@@ -134,6 +134,37 @@ class HAProxy:
         self.log.close()
 
 
+def proxy_route(name, bind, *servers, frontend=()):
+    """One route of haproxy_tcp: a frontend named name bound to bind (a port on 127.0.0.1, or a list of
+    "ADDR:PORT [options]" strings), with any more frontend lines, to a backend of servers, each the text
+    after "server sN" (its address and options); two or more are balanced round robin."""
+    binds = [f"127.0.0.1:{bind}"] if isinstance(bind, int) else list(bind)
+    lines = [f"frontend {name}"] + [f"    bind {b}" for b in binds] + [f"    {x}" for x in frontend]
+    lines += [f"    default_backend b_{name}", f"backend b_{name}"]
+    if len(servers) > 1:
+        lines.append("    balance roundrobin")
+    lines += [f"    server s{i + 1} {srv}" for i, srv in enumerate(servers)]
+    return "\n".join(lines) + "\n"
+
+
+def haproxy_tcp(ready, *routes, timeout="30s"):
+    """A TCP-mode HAProxy configuration for a test: a frontend on 127.0.0.1:ready that refuses every
+    connection (wait_port on it says HAProxy is up), then the routes (proxy_route texts, or any more
+    configuration text)."""
+    head = f"""global
+    log stdout format raw local0 warning
+defaults
+    mode tcp
+    timeout connect 3s
+    timeout client {timeout}
+    timeout server {timeout}
+frontend ready
+    bind 127.0.0.1:{ready}
+    tcp-request connection reject
+"""
+    return head + "".join(routes)
+
+
 def make_ca_and_cert(tmp, cn="mx1.example.test"):
     """A test CA and a server certificate it signed (SAN: cn, localhost, 127.0.0.1, ::1).
     Returns (ca_cert, server_cert, server_key)."""

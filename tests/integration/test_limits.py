@@ -22,7 +22,7 @@ import subprocess
 import time
 
 from harness import (Checks, Daemon, HAProxy, TempDir, build_path, cgroup2_mount, connect_from, free_port,
-                     set_password, wait_port)
+                     haproxy_tcp, proxy_route, set_password, wait_port)
 
 t = Checks("limits")
 if os.geteuid() != 0 or not shutil.which("bpftool") or not cgroup2_mount():
@@ -64,52 +64,11 @@ allow_plaintext_auth = yes
     return text
 
 
-haproxy_cfg = f"""
-global
-    log stdout format raw local0 warning
-defaults
-    mode tcp
-    timeout connect 3s
-    timeout client 30s
-    timeout server 30s
-frontend f_ready
-    bind 127.0.0.1:{F['ready']}
-    tcp-request connection reject
-frontend f_smtp
-    bind 127.0.0.1:{F['smtp']}
-    default_backend b_smtp
-frontend f_sub
-    bind 127.0.0.1:{F['sub']}
-    default_backend b_sub
-frontend f_imap
-    bind 127.0.0.1:{F['imap']}
-    default_backend b_imap
-frontend f_pair
-    bind 127.0.0.1:{F['pair']}
-    default_backend b_pair
-frontend f_off
-    bind 127.0.0.1:{F['off']}
-    default_backend b_off
-frontend f_g
-    bind 127.0.0.1:{F['g']}
-    default_backend b_g
-backend b_smtp
-    server s1 127.0.0.1:{D['smtp']} send-proxy-v2
-backend b_sub
-    server s1 127.0.0.1:{D['sub']} send-proxy-v2
-backend b_imap
-    server s1 127.0.0.1:{D['imap']} send-proxy-v2
-backend b_pair
-    balance roundrobin
-    server i1 127.0.0.1:{D['i1']} send-proxy-v2
-    server i2 127.0.0.1:{D['i2']} send-proxy-v2
-backend b_off
-    balance roundrobin
-    server j1 127.0.0.1:{D['j1']} send-proxy-v2
-    server j2 127.0.0.1:{D['j2']} send-proxy-v2
-backend b_g
-    server g 127.0.0.1:{D['g']} send-proxy-v2
-"""
+haproxy_cfg = haproxy_tcp(
+    F['ready'],
+    *(proxy_route(n, F[n], f"127.0.0.1:{D[n]} send-proxy-v2") for n in ("smtp", "sub", "imap", "g")),
+    proxy_route("pair", F['pair'], f"127.0.0.1:{D['i1']} send-proxy-v2", f"127.0.0.1:{D['i2']} send-proxy-v2"),
+    proxy_route("off", F['off'], f"127.0.0.1:{D['j1']} send-proxy-v2", f"127.0.0.1:{D['j2']} send-proxy-v2"))
 
 
 class Conn:

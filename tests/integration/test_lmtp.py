@@ -16,8 +16,8 @@ import subprocess
 import time
 import urllib.request
 
-from harness import (Checks, Daemon, HAProxy, TempDir, build_path, cgroup2_mount, free_port, maildir_files,
-                     set_password, smtp_lines, wait_port)
+from harness import (Checks, Daemon, HAProxy, TempDir, build_path, cgroup2_mount, free_port, haproxy_tcp,
+                     maildir_files, proxy_route, set_password, smtp_lines, wait_port)
 
 t = Checks("lmtp")
 tmp = TempDir("originmail-lmtp-")
@@ -60,23 +60,10 @@ protocol = lmtp
 proxy = required
 proxy_trusted = 127.0.0.2
 """
-haproxy_cfg = f"""
-global
-    log stdout format raw local0 warning
-defaults
-    mode tcp
-    timeout connect 3s
-    timeout client 10s
-    timeout server 10s
-frontend ready
-    bind 127.0.0.1:{P['ready']}
-    tcp-request connection reject
-frontend lmtp
-    bind 127.0.0.1:{P['h_lmtp']}
-    default_backend b_lmtp
-backend b_lmtp
-    server s1 127.0.0.1:{P['lmtp']} send-proxy-v2 source 127.0.0.2
-"""
+haproxy_cfg = haproxy_tcp(
+    P['ready'],
+    proxy_route("lmtp", P['h_lmtp'], f"127.0.0.1:{P['lmtp']} send-proxy-v2 source 127.0.0.2"),
+    timeout="10s")
 
 
 def unix_conn():

@@ -17,7 +17,7 @@ import subprocess
 import time
 
 from harness import (Checks, Daemon, HAProxy, TempDir, build_path, cgroup2_mount, connect_from, free_port,
-                     make_ca_and_cert, set_password, smtp_lines, wait_port)
+                     haproxy_tcp, make_ca_and_cert, proxy_route, set_password, smtp_lines, wait_port)
 
 t = Checks("metrics")
 
@@ -213,28 +213,10 @@ tls = implicit
 proxy = required
 proxy_trusted = 127.0.0.2
 """
-haproxy_cfg = f"""
-global
-    log stdout format raw local0 warning
-defaults
-    mode tcp
-    timeout connect 3s
-    timeout client 30s
-    timeout server 30s
-frontend ready
-    bind 127.0.0.1:{P['ready']}
-    tcp-request connection reject
-frontend smtp
-    bind 127.0.0.1:{P['h_smtp']}
-    default_backend b_smtp
-frontend imaps
-    bind 127.0.0.1:{P['h_imaps']}
-    default_backend b_imaps
-backend b_smtp
-    server s1 127.0.0.1:{P['smtp']} send-proxy-v2 source 127.0.0.2
-backend b_imaps
-    server s1 127.0.0.1:{P['imaps']} send-proxy source 127.0.0.2
-"""
+haproxy_cfg = haproxy_tcp(
+    P['ready'],
+    proxy_route("smtp", P['h_smtp'], f"127.0.0.1:{P['smtp']} send-proxy-v2 source 127.0.0.2"),
+    proxy_route("imaps", P['h_imaps'], f"127.0.0.1:{P['imaps']} send-proxy source 127.0.0.2"))
 ctx = ssl.create_default_context(cafile=ca)
 
 

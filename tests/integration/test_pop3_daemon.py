@@ -17,8 +17,8 @@ import time
 import urllib.request
 
 import imaplib
-from harness import (TEST_PIN_DIR, Checks, Daemon, HAProxy, TempDir, build_path, connect_from, free_port,
-                     make_ca_and_cert, set_password, wait_port)
+from harness import (Checks, Daemon, HAProxy, TEST_PIN_DIR, TempDir, build_path, connect_from, free_port,
+                     haproxy_tcp, make_ca_and_cert, proxy_route, set_password, wait_port)
 
 t = Checks("pop3_daemon")
 tmp = TempDir()
@@ -89,38 +89,10 @@ tls = implicit
 proxy = required
 proxy_trusted = 127.0.0.2
 """
-haproxy_cfg = f"""
-global
-    log stdout format raw local0 warning
-defaults
-    mode tcp
-    timeout connect 3s
-    timeout client 30s
-    timeout server 30s
-frontend ready
-    bind 127.0.0.1:{P['ready']}
-    tcp-request connection reject
-frontend smtp
-    bind 127.0.0.1:{P['h_smtp']}
-    default_backend b_smtp
-frontend imaps
-    bind 127.0.0.1:{P['h_imaps']}
-    default_backend b_imaps
-frontend pop3
-    bind 127.0.0.1:{P['h_pop3']}
-    default_backend b_pop3
-frontend pop3s
-    bind 127.0.0.1:{P['h_pop3s']}
-    default_backend b_pop3s
-backend b_smtp
-    server s1 127.0.0.1:{P['smtp']} send-proxy-v2 source 127.0.0.2
-backend b_imaps
-    server s1 127.0.0.1:{P['imaps']} send-proxy-v2 source 127.0.0.2
-backend b_pop3
-    server s1 127.0.0.1:{P['pop3']} send-proxy-v2 source 127.0.0.2
-backend b_pop3s
-    server s1 127.0.0.1:{P['pop3s']} send-proxy-v2 source 127.0.0.2
-"""
+haproxy_cfg = haproxy_tcp(
+    P['ready'],
+    *(proxy_route(n, P[f"h_{n}"], f"127.0.0.1:{P[n]} send-proxy-v2 source 127.0.0.2")
+      for n in ("smtp", "imaps", "pop3", "pop3s")))
 ctx = ssl.create_default_context(cafile=ca)  # the daemon's certificate is verified for real
 
 

@@ -16,8 +16,8 @@ import smtplib
 import socket
 import ssl
 
-from harness import (Checks, Daemon, HAProxy, TempDir, free_port, maildir_files, make_ca_and_cert, set_password,
-                     wait_port)
+from harness import (Checks, Daemon, HAProxy, TempDir, free_port, haproxy_tcp, maildir_files, make_ca_and_cert,
+                     proxy_route, set_password, wait_port)
 
 t = Checks("proxy_order")
 tmp = TempDir("originmail-order-")
@@ -64,53 +64,22 @@ bpf = off
 def chain(name, front_bind, wrap_port, target):
     """Header inside TLS: the client's TLS ends at the first frontend, hop 1 sends the header to an internal
     frontend, hop 2 wraps what it forwards (header, then the client's bytes) in TLS to the daemon."""
-    return f"""
-frontend {name}
-    bind 127.0.0.1:{front_bind} ssl crt {pem}
-    default_backend {name}_hop1
-backend {name}_hop1
-    server s 127.0.0.1:{wrap_port} send-proxy-v2
-frontend {name}_wrap
-    bind 127.0.0.1:{wrap_port}
-    default_backend {name}_hop2
-backend {name}_hop2
-    server s 127.0.0.1:{target} ssl verify none source 127.0.0.2
-"""
+    return proxy_route(name, [f"127.0.0.1:{front_bind} ssl crt {pem}"], f"127.0.0.1:{wrap_port} send-proxy-v2") + \
+        proxy_route(f"{name}_wrap", wrap_port, f"127.0.0.1:{target} ssl verify none source 127.0.0.2")
 
 
-haproxy_cfg = f"""
-global
-    log stdout format raw local0 warning
-defaults
-    mode tcp
-    timeout connect 3s
-    timeout client 10s
-    timeout server 10s
-frontend ready
-    bind 127.0.0.1:{P['ready']}
-    tcp-request connection reject
-frontend smtp_pass
-    bind 127.0.0.1:{P['h_sp']}
-    default_backend b_smtp_pass
-backend b_smtp_pass
-    server s 127.0.0.1:{P['smtp_b']} send-proxy-v2 source 127.0.0.2
-frontend smtp_reenc
-    bind 127.0.0.1:{P['h_sr']} ssl crt {pem}
-    default_backend b_smtp_reenc
-backend b_smtp_reenc
-    server s 127.0.0.1:{P['smtp_b']} ssl verify none send-proxy-v2 source 127.0.0.2
-frontend imap_pass
-    bind 127.0.0.1:{P['h_ip']}
-    default_backend b_imap_pass
-backend b_imap_pass
-    server s 127.0.0.1:{P['imap_b']} send-proxy-v2 source 127.0.0.2
-frontend mismatch1
-    bind 127.0.0.1:{P['h_m1']} ssl crt {pem}
-    default_backend b_mismatch1
-backend b_mismatch1
-    server s 127.0.0.1:{P['smtp_i']} ssl verify none send-proxy-v2 source 127.0.0.2
-""" + chain("smtp_in", P["h_si"], P["w_si"], P["smtp_i"]) + chain("imap_in", P["h_ii"], P["w_ii"], P["imap_i"]) + \
-    chain("mismatch2", P["h_m2"], P["w_m2"], P["smtp_b"])
+haproxy_cfg = haproxy_tcp(
+    P['ready'],
+    proxy_route("smtp_pass", P['h_sp'], f"127.0.0.1:{P['smtp_b']} send-proxy-v2 source 127.0.0.2"),
+    proxy_route("smtp_reenc", [f"127.0.0.1:{P['h_sr']} ssl crt {pem}"],
+                f"127.0.0.1:{P['smtp_b']} ssl verify none send-proxy-v2 source 127.0.0.2"),
+    proxy_route("imap_pass", P['h_ip'], f"127.0.0.1:{P['imap_b']} send-proxy-v2 source 127.0.0.2"),
+    proxy_route("mismatch1", [f"127.0.0.1:{P['h_m1']} ssl crt {pem}"],
+                f"127.0.0.1:{P['smtp_i']} ssl verify none send-proxy-v2 source 127.0.0.2"),
+    chain("smtp_in", P["h_si"], P["w_si"], P["smtp_i"]),
+    chain("imap_in", P["h_ii"], P["w_ii"], P["imap_i"]),
+    chain("mismatch2", P["h_m2"], P["w_m2"], P["smtp_b"]),
+    timeout="10s")
 
 verify = ssl.create_default_context(cafile=ca)  # the daemon's certificate, or HAProxy's (the same one)
 

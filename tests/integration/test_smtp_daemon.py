@@ -13,8 +13,8 @@ import ssl
 import subprocess
 import time
 
-from harness import (Checks, Daemon, HAProxy, TempDir, build_path, connect_from, free_port, maildir_files,
-                     make_ca_and_cert, set_password, smtp_lines, wait_port)
+from harness import (Checks, Daemon, HAProxy, TempDir, build_path, connect_from, free_port, haproxy_tcp,
+                     maildir_files, make_ca_and_cert, proxy_route, set_password, smtp_lines, wait_port)
 
 t = Checks("smtp_daemon")
 tmp = TempDir()
@@ -62,39 +62,14 @@ tls = implicit
 proxy = required
 proxy_trusted = 127.0.0.2
 """
-haproxy_cfg = f"""
-global
-    log stdout format raw local0 warning
-defaults
-    mode tcp
-    timeout connect 3s
-    timeout client 10s
-    timeout server 10s
-frontend ready
-    bind 127.0.0.1:{P['ready']}
-    tcp-request connection reject
-frontend smtp_v1
-    bind 127.0.0.1:{P['h_v1']}
-    default_backend b_v1
-frontend smtp_v2
-    bind 127.0.0.1:{P['h_v2']}
-    unique-id-format HAP-%ci-%cp
-    default_backend b_v2
-frontend submission
-    bind 127.0.0.1:{P['h_subm']}
-    default_backend b_subm
-frontend smtps
-    bind 127.0.0.1:{P['h_smtps']}
-    default_backend b_smtps
-backend b_v1
-    server s1 127.0.0.1:{P['smtp']} send-proxy source 127.0.0.2
-backend b_v2
-    server s1 127.0.0.1:{P['smtp']} send-proxy-v2 proxy-v2-options unique-id source 127.0.0.2
-backend b_subm
-    server s1 127.0.0.1:{P['subm']} send-proxy-v2 source 127.0.0.2
-backend b_smtps
-    server s1 127.0.0.1:{P['smtps']} send-proxy-v2 source 127.0.0.2
-"""
+haproxy_cfg = haproxy_tcp(
+    P['ready'],
+    proxy_route("v1", P['h_v1'], f"127.0.0.1:{P['smtp']} send-proxy source 127.0.0.2"),
+    proxy_route("v2", P['h_v2'], f"127.0.0.1:{P['smtp']} send-proxy-v2 proxy-v2-options unique-id source 127.0.0.2",
+                frontend=["unique-id-format HAP-%ci-%cp"]),
+    proxy_route("subm", P['h_subm'], f"127.0.0.1:{P['subm']} send-proxy-v2 source 127.0.0.2"),
+    proxy_route("smtps", P['h_smtps'], f"127.0.0.1:{P['smtps']} send-proxy-v2 source 127.0.0.2"),
+    timeout="10s")
 
 ctx = ssl.create_default_context(cafile=ca)  # verifies the daemon's certificate for real
 
