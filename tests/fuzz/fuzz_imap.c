@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "fuzz_env.h"
+#include "fuzz_session.h"
 #include "imap/imap.h"
 #include "store/folders.h"
 #include "store/mailbox.h"
@@ -75,19 +76,14 @@ static void deliver(const char *md, const char *text, unsigned flags)
 static void setup(void)
 {
 	static char *domains[] = {"example.test", "example.org"};
-	char path[300], err[256], line[400], inbox[400], archive[400];
+	static char path[300]; /* cfg keeps it */
+	char err[256], inbox[400], archive[400];
 	const char *dir = fz_scratch("imap");
 
 	snprintf(template_root, sizeof(template_root), "%s/template", dir);
 	snprintf(mail_root, sizeof(mail_root), "%s/mail", dir);
 	snprintf(path, sizeof(path), "%s/passwd", dir);
-	/* MD5-crypt: cheap enough for thousands of LOGINs a second. crypt() has one static buffer. */
-	snprintf(line, sizeof(line), "alice@example.test:{CRYPT}%s::::::\n", crypt("secret", "$1$fuzzsalt$"));
-	snprintf(line + strlen(line), sizeof(line) - strlen(line), "bob@example.org:{CRYPT}%s::::::\n",
-	         crypt("hunter2", "$1$fuzzsal2$"));
-	fz_write_file(path, line);
-	users = passwd_db_load(path, false, err, sizeof(err));
-	FZ_CHECK(users != NULL, err);
+	users = fz_users(dir, true);
 
 	FZ_CHECK(maildir_path(template_root, "alice@example.test", inbox, sizeof(inbox)), "maildir_path");
 	FZ_CHECK(maildir_ensure(inbox, err, sizeof(err)), err);
@@ -110,20 +106,7 @@ static void setup(void)
 	listeners[1] =
 	        (struct listener_conf){.name = "imap-plain", .proto = PROTO_IMAP, .auth_plaintext = true};
 	listeners[2] = (struct listener_conf){.name = "imaps", .proto = PROTO_IMAP, .tls = TLS_IMPLICIT};
-	pp_sockaddr_parse(&origin.client, "203.0.113.10", 50000);
-	pp_sockaddr_parse(&origin.peer, "198.51.100.7", 40000);
-	origin.via_proxy = true;
-	origin_update_text(&origin);
-}
-
-static void trace(const struct obuf *out)
-{
-	static int on = -1;
-
-	if (on < 0)
-		on = getenv("FUZZ_TRACE") != NULL;
-	if (on && out->len)
-		fwrite(out->data, 1, out->len, stderr);
+	fz_origin(&origin);
 }
 
 /* A literal announcement "{n}" or "~{n}" ending the line p[0..n) (CRLF excluded): its size. */
@@ -275,7 +258,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(s != NULL, "imap_session_new");
 	imap_session_greeting(s, &out);
 	check_responses(&out);
-	trace(&out);
+	fz_trace(&out);
 	out.len = 0;
 	fz_chunks_init(&ch, data[1]);
 
@@ -299,7 +282,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while (imap_session_busy(s) && act == IMAP_CONTINUE) {
 			FZ_CHECK(out.len <= OUTPUT_BUFFER + PIECE_MAX, "a piece stays near output_buffer");
 			check_pieces(&out, &pending_resp);
-			trace(&out);
+			fz_trace(&out);
 			out.len = 0;
 			unsigned long before = imap_session_progress(s);
 			imap_session_resume(s, &out);
@@ -310,7 +293,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_responses(&pending_resp);
 		pending_resp.len = 0;
 		check_event(s);
-		trace(&out);
+		fz_trace(&out);
 		out.len = 0;
 		if (act == IMAP_CLOSE) {
 			closed = true;
@@ -322,7 +305,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (poll && !closed) {
 			(void)imap_session_poll(s, &out);
 			check_responses(&out);
-			trace(&out);
+			fz_trace(&out);
 			out.len = 0;
 		}
 	}
@@ -340,7 +323,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		check_responses(&out);
-		trace(&out);
+		fz_trace(&out);
 	}
 	imap_session_free(s);
 	obuf_free(&out);

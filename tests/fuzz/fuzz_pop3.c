@@ -26,6 +26,7 @@
 #include <sys/file.h>
 
 #include "fuzz_env.h"
+#include "fuzz_session.h"
 #include "pop3/pop3.h"
 #include "store/mailbox.h"
 #include "store/maildir.h"
@@ -50,17 +51,14 @@ static const char *const inbox_msgs[] = {
 static void setup(void)
 {
 	static char *domains[] = {"example.test"};
-	char path[300], err[256], line[400], inbox[400];
+	static char path[300]; /* cfg keeps it */
+	char err[256], inbox[400];
 	const char *dir = fz_scratch("pop3");
 
 	snprintf(template_root, sizeof(template_root), "%s/template", dir);
 	snprintf(mail_root, sizeof(mail_root), "%s/mail", dir);
 	snprintf(path, sizeof(path), "%s/passwd", dir);
-	/* MD5-crypt: cheap enough for thousands of logins a second. */
-	snprintf(line, sizeof(line), "alice@example.test:{CRYPT}%s::::::\n", crypt("secret", "$1$fuzzsalt$"));
-	fz_write_file(path, line);
-	users = passwd_db_load(path, false, err, sizeof(err));
-	FZ_CHECK(users != NULL, err);
+	users = fz_users(dir, false);
 
 	FZ_CHECK(maildir_path(template_root, "alice@example.test", inbox, sizeof(inbox)), "maildir_path");
 	for (size_t i = 0; i < sizeof(inbox_msgs) / sizeof(inbox_msgs[0]); i++) {
@@ -82,20 +80,7 @@ static void setup(void)
 	listeners[1] =
 	        (struct listener_conf){.name = "pop3-plain", .proto = PROTO_POP3, .auth_plaintext = true};
 	listeners[2] = (struct listener_conf){.name = "pop3s", .proto = PROTO_POP3, .tls = TLS_IMPLICIT};
-	pp_sockaddr_parse(&origin.client, "203.0.113.10", 50000);
-	pp_sockaddr_parse(&origin.peer, "198.51.100.7", 40000);
-	origin.via_proxy = true;
-	origin_update_text(&origin);
-}
-
-static void trace(const struct obuf *out)
-{
-	static int on = -1;
-
-	if (on < 0)
-		on = getenv("FUZZ_TRACE") != NULL;
-	if (on && out->len)
-		fwrite(out->data, 1, out->len, stderr);
+	fz_origin(&origin);
 }
 
 static void check_responses(const struct obuf *out)
@@ -175,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(s != NULL, "pop3_session_new");
 	pop3_session_greeting(s, &out);
 	check_responses(&out);
-	trace(&out);
+	fz_trace(&out);
 	out.len = 0;
 	fz_chunks_init(&ch, data[1]);
 
@@ -196,7 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		while (pop3_session_busy(s) && act == POP3_CONTINUE) {
 			FZ_CHECK(out.len <= OUTPUT_BUFFER + PIECE_MAX, "a piece stays near output_buffer");
 			obuf_append(&resp, out.data, out.len);
-			trace(&out);
+			fz_trace(&out);
 			out.len = 0;
 			unsigned long before = pop3_session_progress(s);
 			pop3_session_resume(s, &out);
@@ -208,7 +193,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		check_responses(&resp);
 		resp.len = 0;
 		check_event(s);
-		trace(&out);
+		fz_trace(&out);
 		out.len = 0;
 		if (act == POP3_CLOSE) {
 			closed = true;
@@ -231,7 +216,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		check_responses(&out);
-		trace(&out);
+		fz_trace(&out);
 	}
 	pop3_session_free(s);
 	obuf_free(&out);

@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "fuzz_env.h"
+#include "fuzz_session.h"
 #include "smtp/smtp.h"
 
 #define HOST     "mx.example.test"
@@ -40,20 +41,13 @@ static char mail_root[256], queue_dir[256];
 static void setup(void)
 {
 	static char *domains[] = {"example.test", "example.org"};
-	char path[300], err[256], line[300];
+	static char path[300]; /* cfg keeps it */
 	const char *dir = fz_scratch("smtp");
 
 	snprintf(mail_root, sizeof(mail_root), "%s/mail", dir);
 	snprintf(queue_dir, sizeof(queue_dir), "%s/queue", dir);
 	snprintf(path, sizeof(path), "%s/passwd", dir);
-	/* MD5-crypt: a real hash checked by libcrypt, cheap enough to run thousands of times a second.
-	 * crypt() returns a static buffer: one call per line. */
-	snprintf(line, sizeof(line), "alice@example.test:{CRYPT}%s::::::\n", crypt("secret", "$1$fuzzsalt$"));
-	snprintf(line + strlen(line), sizeof(line) - strlen(line), "bob@example.org:{CRYPT}%s::::::\n",
-	         crypt("hunter2", "$1$fuzzsal2$"));
-	fz_write_file(path, line);
-	users = passwd_db_load(path, false, err, sizeof(err));
-	FZ_CHECK(users != NULL, err);
+	users = fz_users(dir, true);
 
 	cfg = (struct config){.hostname = HOST,
 	                      .domains = domains,
@@ -72,10 +66,7 @@ static void setup(void)
 	listeners[3] =
 	        (struct listener_conf){.name = "smtps", .proto = PROTO_SUBMISSION, .tls = TLS_IMPLICIT};
 	lmtp = (struct listener_conf){.name = "lmtp", .proto = PROTO_LMTP};
-	pp_sockaddr_parse(&origin.client, "203.0.113.10", 50000);
-	pp_sockaddr_parse(&origin.peer, "198.51.100.7", 40000);
-	origin.via_proxy = true;
-	origin_update_text(&origin);
+	fz_origin(&origin);
 }
 
 /* Every reply line well-formed; *cont is the code of a reply that continues ("250-"), or 0. */
@@ -102,16 +93,6 @@ static void check_replies(const struct obuf *out, int *cont)
 		*cont = p[3] == '-' ? code : 0;
 		i += n;
 	}
-}
-
-static void trace(const struct obuf *out)
-{
-	static int on = -1;
-
-	if (on < 0)
-		on = getenv("FUZZ_TRACE") != NULL;
-	if (on && out->len)
-		fwrite(out->data, 1, out->len, stderr);
 }
 
 static void check_event(const struct smtp_session *s)
@@ -201,7 +182,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FZ_CHECK(s != NULL, "smtp_session_new");
 	smtp_session_greeting(s, &out);
 	check_replies(&out, &cont);
-	trace(&out);
+	fz_trace(&out);
 	out.len = 0;
 	fz_chunks_init(&ch, data[1]);
 
@@ -225,7 +206,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		again = false;
 		FZ_CHECK(used <= plen, "consumed <= given");
 		check_replies(&out, &cont);
-		trace(&out);
+		fz_trace(&out);
 		check_event(s);
 		out.len = 0;
 		if (act == SMTP_CLOSE) {
@@ -262,7 +243,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			break;
 		}
 		check_replies(&out, &cont);
-		trace(&out);
+		fz_trace(&out);
 	}
 	smtp_session_free(s);
 	obuf_free(&out);
