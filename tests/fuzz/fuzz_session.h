@@ -27,9 +27,9 @@ static inline struct passwd_db *fz_users(const char *dir, bool with_bob)
 		snprintf(line + strlen(line), sizeof(line) - strlen(line),
 		         "bob@example.org:{CRYPT}%s::::::\n", crypt("hunter2", "$1$fuzzsal2$"));
 	fz_write_file(path, line);
-	struct passwd_db *users = passwd_db_load(path, false, err, sizeof(err));
-	FZ_CHECK(users != NULL, err);
-	return users;
+	struct passwd_db *db = passwd_db_load(path, false, err, sizeof(err));
+	FZ_CHECK(db != NULL, err);
+	return db;
 }
 
 /* A client at 203.0.113.10:50000 behind a proxy at 198.51.100.7:40000. */
