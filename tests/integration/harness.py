@@ -65,10 +65,20 @@ class Checks:
         sys.exit(min(self.failed, 100))
 
 
+_ports_given = set()
+
+
 def free_port(family=socket.AF_INET, host="127.0.0.1"):
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return s.getsockname()[1]
+    """A port nothing listens on now, never one this process was given before: the kernel may hand the
+    same ephemeral port to two binds in a row once the first socket is closed (a test once got one port
+    for two of its listeners)."""
+    while True:
+        with socket.socket(family, socket.SOCK_STREAM) as s:
+            s.bind((host, 0))
+            port = s.getsockname()[1]
+        if port not in _ports_given:
+            _ports_given.add(port)
+            return port
 
 
 def wait_port(host, port, timeout=10.0):
