@@ -125,8 +125,8 @@ struct om_lpm_v6 {
 
 /* The daemon's own reads and writes of its entries, answered in the kernel by its cgroup sockopt programs
  * (om_getsockopt, om_setsockopt): a getsockopt or setsockopt it would make anyway or that costs less than
- * the bpf() call it replaces (docs/bpf.md). Without the programs the kernel answers as it always does and
- * the daemon falls back to bpf() on the conns map.
+ * the bpf() call it replaces (docs/bpf.md). Both are attached with sock_ops (no attachment, no BPF); a
+ * socket without an entry of the instance gets the kernel's own answer.
  *
  * getsockopt(SOL_SOCKET, SO_COOKIE) with room for a struct om_cookie_entry: the kernel writes the cookie,
  * om_getsockopt the entry after it (optlen says which happened: 8, or the whole struct). */

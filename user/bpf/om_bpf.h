@@ -32,11 +32,12 @@ bool om_bpf_load_policy(struct om_bpf *b, const struct config *cfg, char *err, s
 int om_bpf_event_fd(const struct om_bpf *b);
 void om_bpf_poll(struct om_bpf *b);
 
-/* The connection entry of a socket cookie; false when there is none. */
+/* The connection entry of a socket cookie, read from the map (the daemon itself reads its entries with
+ * om_bpf_accepted); false when there is none. */
 bool om_bpf_lookup(const struct om_bpf *b, uint64_t cookie, struct om_conn *out);
-/* At accept (the socket is in our cgroup): its cookie and, when the kernel recorded the connection, the
- * entry, in one getsockopt(SO_COOKIE) that om_getsockopt answers (bpf_abi.h). false: no entry; *cookie is
- * set all the same (0 when the socket has none). */
+/* At accept: the socket's cookie and, when the kernel recorded the connection, the entry, in one
+ * getsockopt(SO_COOKIE) that om_getsockopt answers (bpf_abi.h). false: no entry (so always with BPF off);
+ * *cookie is set all the same (0 when the socket has none). */
 bool om_bpf_accepted(int fd, uint64_t *cookie, struct om_conn *entry);
 /* The verdict for an accepted connection: the kernel's, from its entry (NULL: none), else the
  * configuration's (userspace) verdict. A disagreement is logged. */

@@ -149,15 +149,9 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	bool gone = getpeername(fd, &c->origin.peer.sa, &len) != 0; /* reset before we got to it */
 	len = sizeof(c->origin.local);
 	getsockname(fd, &c->origin.local.sa, &len);
-	/* With BPF, the same getsockopt brings the kernel's entry for the connection (om_getsockopt). */
+	/* With BPF, the getsockopt for the cookie brings the kernel's entry too (om_getsockopt). */
 	struct om_conn entry;
-	bool have_entry = false;
-	if (s->bpf) {
-		have_entry = om_bpf_accepted(fd, &c->origin.cookie, &entry);
-	} else {
-		len = sizeof(c->origin.cookie);
-		getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c->origin.cookie, &len);
-	}
+	bool have_entry = om_bpf_accepted(fd, &c->origin.cookie, &entry);
 	c->origin.client = c->origin.peer;
 	c->origin.dst = c->origin.local;
 	if (c->origin.local.sa.sa_family == AF_UNIX) { /* a local process: its uid says who */
