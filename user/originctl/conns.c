@@ -49,12 +49,9 @@ static void print_one(struct json *j, const struct om_conn *c, unsigned long lon
 	unsigned long long age_ms = now_ns > c->opened_ns ? (now_ns - c->opened_ns) / 1000000 : 0;
 	char o[64], p[64], l[64], age[32], bytes[24] = "-";
 	/* Bytes out: sk_msg's count, or for a connection it does not see, what TCP says the peer acked. */
-	unsigned long long out = c->bytes_out;
-	const char *from = "sk_msg";
-	if (!c->counted)
-		from = ctl_tcp_bytes_acked(c, &out) ? "tcp" : "none";
-	if (!strcmp(from, "none"))
-		out = 0;
+	unsigned long long out = c->counted ? c->bytes_out : 0;
+	bool known = c->counted || ctl_tcp_bytes_acked(c, &out);
+	const char *from = c->counted ? "sk_msg" : known ? "tcp" : "none";
 
 	if (j) {
 		json_begin_object(j, NULL);
@@ -77,7 +74,7 @@ static void print_one(struct json *j, const struct om_conn *c, unsigned long lon
 		json_end_object(j);
 		return;
 	}
-	if (strcmp(from, "none") != 0)
+	if (known)
 		snprintf(bytes, sizeof(bytes), "%llu", out);
 	bool via = c->proxy_version != 0 && memcmp(&c->origin, &c->peer, sizeof(c->origin)) != 0;
 	printf("%-20llu %-40s %-40s %-40s %-7u %-10s %-3s %-14s %-8s %s\n", (unsigned long long)c->cookie,
