@@ -98,6 +98,38 @@ static void test_endpoint_other(void **state)
 	assert_false(om_endpoint_to_sockaddr(&e, &u));
 }
 
+static void test_conn_sockaddrs(void **state)
+{
+	(void)state;
+	union pp_sockaddr p = sa("2001:db8::7", 40000), l = sa("2001:db8::25", 25), gp, gl;
+	struct om_conn c;
+
+	memset(&c, 0, sizeof(c));
+	assert_false(om_conn_sockaddrs(&c, &gp, &gl)); /* no addresses */
+	assert_true(om_endpoint_from_sockaddr(&c.peer, &p));
+	assert_true(om_endpoint_from_sockaddr(&c.local, &l));
+	assert_true(om_conn_sockaddrs(&c, &gp, &gl));
+	assert_memory_equal(&gp, &p, sizeof(p));
+	assert_memory_equal(&gl, &l, sizeof(l));
+	p = sa("192.0.2.7", 40000);
+	l = sa("192.0.2.25", 25);
+	assert_true(om_endpoint_from_sockaddr(&c.peer, &p));
+	assert_false(om_conn_sockaddrs(&c, &gp, &gl)); /* the two families differ */
+	assert_true(om_endpoint_from_sockaddr(&c.local, &l));
+	assert_true(om_conn_sockaddrs(&c, &gp, &gl));
+	assert_memory_equal(&gp, &p, sizeof(p));
+	assert_memory_equal(&gl, &l, sizeof(l));
+	/* link-local: getpeername's scope id (the interface) is not in the entry */
+	p = sa("fe80::1", 40000);
+	l = sa("fe80::2", 25);
+	assert_true(om_endpoint_from_sockaddr(&c.peer, &p));
+	assert_true(om_endpoint_from_sockaddr(&c.local, &l));
+	assert_false(om_conn_sockaddrs(&c, &gp, &gl));
+	l = sa("2001:db8::25", 25);
+	assert_true(om_endpoint_from_sockaddr(&c.local, &l));
+	assert_false(om_conn_sockaddrs(&c, &gp, &gl));
+}
+
 static void test_lpm_keys(void **state)
 {
 	(void)state;
@@ -261,10 +293,11 @@ static void test_config_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_abi_layout),  cmocka_unit_test(test_endpoint_v4),
-	        cmocka_unit_test(test_endpoint_v6), cmocka_unit_test(test_endpoint_other),
-	        cmocka_unit_test(test_lpm_keys),    cmocka_unit_test(test_lpm_matches_cidr),
-	        cmocka_unit_test(test_names),       cmocka_unit_test(test_config_keys),
+	        cmocka_unit_test(test_abi_layout),       cmocka_unit_test(test_endpoint_v4),
+	        cmocka_unit_test(test_endpoint_v6),      cmocka_unit_test(test_endpoint_other),
+	        cmocka_unit_test(test_conn_sockaddrs),   cmocka_unit_test(test_lpm_keys),
+	        cmocka_unit_test(test_lpm_matches_cidr), cmocka_unit_test(test_names),
+	        cmocka_unit_test(test_config_keys),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -213,6 +213,11 @@ static void check_conn(struct om_bpf *b, int lfd, const char *src, const char *d
 	assert_true(om_bpf_accepted(srv, &ck, &entry));
 	assert_int_equal(ck, cookie);
 	assert_memory_equal(&entry, &c, sizeof(c));
+	/* its two ends are what getpeername and getsockname say (conn_accept asks them no more) */
+	union pp_sockaddr ep, el;
+	assert_true(om_conn_sockaddrs(&entry, &ep, &el));
+	assert_memory_equal(&ep, &peer, sizeof(ep));
+	assert_memory_equal(&el, &local, sizeof(el));
 	assert_int_equal(om_bpf_verdict(&entry, cookie, VERDICT_DENIED), verdict);
 	assert_int_equal(om_bpf_verdict(NULL, cookie, VERDICT_DENIED), VERDICT_DENIED);
 	/* the client's end has no entry: the cookie alone, as without the program */

@@ -40,6 +40,18 @@ bool om_endpoint_to_sockaddr(const struct om_endpoint *e, union pp_sockaddr *a)
 	return true;
 }
 
+static bool link_local(const struct om_endpoint *e)
+{
+	return e->family == AF_INET6 && e->addr[0] == 0xfe && (e->addr[1] & 0xc0) == 0x80;
+}
+
+bool om_conn_sockaddrs(const struct om_conn *c, union pp_sockaddr *peer, union pp_sockaddr *local)
+{
+	if (link_local(&c->peer) || link_local(&c->local) || c->peer.family != c->local.family)
+		return false;
+	return om_endpoint_to_sockaddr(&c->peer, peer) && om_endpoint_to_sockaddr(&c->local, local);
+}
+
 const char *om_endpoint_addr(const struct om_endpoint *e, char *buf, size_t cap)
 {
 	union pp_sockaddr a;

@@ -15,6 +15,10 @@
 /* AF_INET/AF_INET6 sockaddrs only (false otherwise, *e zeroed). The port is kept in host order. */
 bool om_endpoint_from_sockaddr(struct om_endpoint *e, const union pp_sockaddr *a);
 bool om_endpoint_to_sockaddr(const struct om_endpoint *e, union pp_sockaddr *a);
+/* The two ends of a kernel entry as getpeername/getsockname would give them, so that the daemon need not
+ * ask (the entry exists only while the connection does). False when they would not be the same: an IPv6
+ * link-local end, whose scope (the interface) the entry does not carry, or an entry without addresses. */
+bool om_conn_sockaddrs(const struct om_conn *c, union pp_sockaddr *peer, union pp_sockaddr *local);
 /* "192.0.2.1:25", "[2001:db8::1]:25", "-" for an empty endpoint. IPv4-mapped IPv6 shows as IPv4. */
 const char *om_endpoint_format(const struct om_endpoint *e, char *buf, size_t cap);
 /* The address alone ("192.0.2.1"), "-" when empty. */

@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bpf/bpf_keys.h"
 #include "bpf/om_bpf.h"
 #include "limits/limits.h"
 #include "log/log.h"
@@ -145,13 +146,16 @@ void conn_accept(struct server *s, const struct listener *l, int fd)
 	c->id = ++s->conn_seq;
 	c->started_ms = now_ms();
 	c->accepted_ns = mono_ns();
-	len = sizeof(c->origin.peer);
-	bool gone = getpeername(fd, &c->origin.peer.sa, &len) != 0; /* reset before we got to it */
-	len = sizeof(c->origin.local);
-	getsockname(fd, &c->origin.local.sa, &len);
-	/* With BPF, the getsockopt for the cookie brings the kernel's entry too (om_getsockopt). */
+	/* With BPF, the getsockopt for the cookie brings the kernel's entry too (om_getsockopt), and with it
+	 * both addresses: the entry is there only while the connection is, so it was not reset either. */
 	struct om_conn entry;
-	bool have_entry = om_bpf_accepted(fd, &c->origin.cookie, &entry);
+	bool have_entry = om_bpf_accepted(fd, &c->origin.cookie, &entry), gone = false;
+	if (!have_entry || !om_conn_sockaddrs(&entry, &c->origin.peer, &c->origin.local)) {
+		len = sizeof(c->origin.peer);
+		gone = getpeername(fd, &c->origin.peer.sa, &len) != 0; /* reset before we got to it */
+		len = sizeof(c->origin.local);
+		getsockname(fd, &c->origin.local.sa, &len);
+	}
 	c->origin.client = c->origin.peer;
 	c->origin.dst = c->origin.local;
 	if (c->origin.local.sa.sa_family == AF_UNIX) { /* a local process: its uid says who */

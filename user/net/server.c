@@ -108,6 +108,10 @@ static int bind_one(const union pp_sockaddr *a, char *err, size_t errlen)
 	setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	if (a->sa.sa_family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one));
+	/* Each reply is written whole: Nagle would only hold a second write (a FETCH's next piece, a reply
+	 * after a worker's answer) for the peer's delayed ACK. Accepted sockets inherit it from the listener
+	 * (Linux copies the TCP socket), so no setsockopt per connection. */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (bind(fd, &a->sa, len) != 0 || listen(fd, 1024) != 0)
 		goto fail;
 	return fd;
@@ -285,10 +289,6 @@ static void on_accept(struct server *s, struct listener *l)
 			}
 			return;
 		}
-		/* Each reply is written whole: Nagle would only hold a second write (a FETCH's next piece, a
-		 * reply after a worker's answer) for the peer's delayed ACK. */
-		if (l->addr.sa.sa_family != AF_UNIX)
-			(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &(int){1}, sizeof(int));
 		conn_accept(s, l, fd);
 	}
 }
