@@ -26,14 +26,20 @@
 # times the daemon's two calls per connection on its entry (the getsockopt at accept that brings the
 # entry, the setsockopt that writes the origin) against the bpf() calls on the map they replace.
 #
+# Last, where the time goes: one connection run per daemon under `perf record -a` (BPF_PROFILE_CONNS
+# connections, skipped when perf is missing or with 0), the samples summed by part of the BPF machinery
+# (bench/perf_split.awk) in µs of CPU per connection, beside `bpf = off`'s.
+#
 # Messages are written to a tmpfs (/dev/shm) when there is one, deleted after each run.
-# Environment: BPF_REPEATS (30), BPF_PROG_RUNS (3), BPF_SESSIONS (1000), BPF_CONNS (5000), BPF_KEEP=1
-# keeps the temp dir.
+# Environment: BPF_REPEATS (30), BPF_PROG_RUNS (3), BPF_SESSIONS (1000), BPF_CONNS (5000),
+# BPF_PROFILE_CONNS (100000), BPF_KEEP=1 keeps the temp dir.
 set -eu
 BUILD=${1:-build}
 cd "$(dirname "$0")/.."
 REPEATS=${BPF_REPEATS:-30}
 PROG_RUNS=${BPF_PROG_RUNS:-3}
+PROFILE_CONNS=${BPF_PROFILE_CONNS:-100000}
+PERF_HZ=4000
 SESSIONS=${BPF_SESSIONS:-1000}
 CONNS=${BPF_CONNS:-5000}
 C=16
@@ -256,6 +262,25 @@ while [ $i -le "$PROG_RUNS" ]; do
 done
 echo "$STATS_WAS" >/proc/sys/kernel/bpf_stats_enabled
 
+# Where the time goes: a profile of the whole machine per daemon, self time by symbol.
+profile=""
+if [ "$PROFILE_CONNS" -gt 0 ] && command -v perf >/dev/null; then
+	: >"$tmp/profile-cpu"
+	for m in on denied off; do
+		b0=$(busy_ticks)
+		perf record -q -a -F $PERF_HZ -o "$tmp/perf-$m.data" -- "$LOAD" -t "127.0.0.1:$(frontend_of $m)" -c $C \
+			-n "$PROFILE_CONNS" -g -T 120 >/dev/null 2>>"$tmp/load.log" || die "perf record ($m) failed"
+		echo "$m $(($(busy_ticks) - b0))" >>"$tmp/profile-cpu"
+	done
+	profile=$(for m in on denied off; do
+		echo "MODE $m"
+		perf report -i "$tmp/perf-$m.data" --no-children --sort sym -n --stdio -q 2>/dev/null
+	done | awk -v hz=$PERF_HZ -v conns="$PROFILE_CONNS" -f bench/perf_split.awk)
+	rm -f "$tmp"/perf-*.data
+else
+	log "no perf (or BPF_PROFILE_CONNS=0): no profile"
+fi
+
 # The daemon's calls on its entry, timed by bench/bpf_lookup as an instance of its own.
 LK_PORT=$(free_port $((HOFF_PORT + 1)))
 { om_conf "$mail/lookup" "$tmp/passwd" && cat; } >"$tmp/lookup.conf" <<CONF
@@ -357,6 +382,22 @@ echo "The daemon's calls on a connection's entry (bench/bpf_lookup, $(field "$lk
 	"getsockopt + \`bpf_map_lookup_elem\` on the pinned \`conns\` LRU hash instead: $(field "$lk" lookup_ns) ns);" \
 	"after the PROXY header, the setsockopt that writes the origin into the entry **$(field "$lk" origin_ns)" \
 	"ns** (\`bpf_map_update_elem\` of the whole entry instead: $(field "$lk" update_ns) ns)."
+if [ -n "$profile" ]; then
+	echo
+	echo "Where the time goes: one run of $PROFILE_CONNS connections per daemon under \`perf record -a -F $PERF_HZ\`," \
+		"the whole machine's samples of each function summed by part (bench/perf_split.awk), in µs of CPU per" \
+		"connection. \`bpf = off\` has some too: the host's own programs on its root cgroup."
+	echo
+	echo "| part | bpf = on | bpf_sk_msg = denied | bpf = off | on - off | denied - off |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	echo "$profile" | awk -F'|' '{printf "| %s | %.2f | %.2f | %.2f | %.2f | %.2f |\n", $1, $2, $3, $4, $2 - $4, $3 - $4
+		don += $2 - $4; dde += $3 - $4}
+		END {printf "| **all parts** | | | | **%.2f** | **%.2f** |\n", don, dde}'
+	echo
+	echo "CPU per connection in these runs (the whole machine, /proc/stat, perf's own sampling included):" \
+		"$(awk -v hz="$HZ" -v n="$PROFILE_CONNS" '{printf "%s%s %.1f µs", s, $1, $2 * 1e6 / hz / n; s = ", "}' \
+			"$tmp/profile-cpu")."
+fi
 echo
 echo "Errors in all runs: $(awk '{e += $5} END {print e + 0}' "$tmp/runs")."
 ok=1

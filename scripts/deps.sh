@@ -14,7 +14,7 @@ build="make gcc clang llvm lld pkg-config libc6-dev linux-libc-dev libbpf-dev bp
 test="$build python3 iproute2 haproxy nginx-light libnginx-mod-stream swaks curl valgrind procps psmisc isync mandoc mount"
 demo="$build python3 iproute2 haproxy swaks curl openssl nginx-light libnginx-mod-stream procps psmisc"
 vmtest="$build qemu-system-x86 busybox-static cpio kmod"
-bench="$test postfix dovecot-imapd gnuplot-nox"
+bench="$test postfix dovecot-imapd gnuplot-nox linux-perf"
 package="$build debhelper dpkg-dev fakeroot lintian mmdebstrap systemd-container zstd"
 
 groups=${*:-test demo}
