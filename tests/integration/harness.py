@@ -245,6 +245,45 @@ class Daemon:
         return self.proc.returncode
 
 
+def server_sockopt(pid, client, level, optname):
+    """An option of the daemon's own end of the TCP connection whose client end is the socket `client`
+    (IPv4): its socket is found by inode in /proc/net/tcp and /proc/PID/fd, and borrowed through
+    pidfd_getfd (Linux 5.6; root). None when it cannot be found."""
+    import ctypes
+    caddr, cport = client.getsockname()
+    saddr, sport = client.getpeername()
+
+    def hexaddr(addr, port):
+        return "%08X:%04X" % (int.from_bytes(socket.inet_aton(addr), "little"), port)
+
+    want = (hexaddr(saddr, sport), hexaddr(caddr, cport))
+    inode = None
+    with open("/proc/net/tcp") as f:
+        for line in f.readlines()[1:]:
+            cols = line.split()
+            if (cols[1], cols[2]) == want:
+                inode = cols[9]
+    if inode is None:
+        return None
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            if os.readlink(f"/proc/{pid}/fd/{fd}") != f"socket:[{inode}]":
+                continue
+        except OSError:
+            continue
+        pidfd = os.pidfd_open(pid)
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            mine = libc.syscall(438, pidfd, int(fd), 0)  # SYS_pidfd_getfd
+            if mine < 0:
+                return None
+            with socket.socket(fileno=mine) as borrowed:
+                return borrowed.getsockopt(level, optname)
+        finally:
+            os.close(pidfd)
+    return None
+
+
 def set_password(config, user, password):
     p = subprocess.run([build_path("originctl"), "passwd", "-c", config, user], input=password + "\n",
                        capture_output=True, text=True)

@@ -14,7 +14,8 @@ import subprocess
 import time
 
 from harness import (Checks, Daemon, HAProxy, TempDir, build_path, connect_from, free_port, haproxy_tcp,
-                     maildir_files, make_ca_and_cert, proxy_route, set_password, smtp_lines, wait_port)
+                     maildir_files, make_ca_and_cert, proxy_route, server_sockopt, set_password, smtp_lines,
+                     wait_port)
 
 t = Checks("smtp_daemon")
 tmp = TempDir()
@@ -136,6 +137,8 @@ try:
     ehlo = smtp_lines(s)
     t.check(greet.startswith("220 ") and "Hello client.example [203.0.113.10]" in ehlo,
             "raw v1 header: EHLO names 203.0.113.10", greet + ehlo)
+    nodelay = server_sockopt(daemon.proc.pid, s, socket.IPPROTO_TCP, socket.TCP_NODELAY)
+    t.check(nodelay == 1, "the daemon's end has TCP_NODELAY (set on the listener, inherited)", repr(nodelay))
     # pipelining: the whole transaction in one write
     s.sendall(b"MAIL FROM:<p@client.example>\r\nRCPT TO:<bob@example.test>\r\nRCPT TO:<nobody@example.test>\r\n"
               b"DATA\r\n")
