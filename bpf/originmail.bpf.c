@@ -125,12 +125,27 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
+/* Per instance, read by the daemon from the mmapped .bss for its metrics: events the ring had no room
+ * for (their log lines are missing, nothing else), and every byte sk_msg kept from denied peers (counted
+ * here, not from the drop events, so that a full ring cannot lose any). */
+__u64 events_lost = 0;
+__u64 dropped_bytes = 0;
+
 /* Open and close events wake the daemon only once a quarter of the ring waits: it drains the ring on its
  * sweep (every 250 ms) anyway, so a connection costs the event loop no wakeup of its own. */
 static __always_inline __u64 lazy_wakeup(void)
 {
 	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > 64 * 1024 ? BPF_RB_FORCE_WAKEUP
 	                                                                 : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline struct om_event *event_reserve(void)
+{
+	struct om_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e)
+		__sync_fetch_and_add(&events_lost, 1);
+	return e;
 }
 
 static __always_inline void key_head(__u8 *inst, __u8 *p, __u16 port)
@@ -256,7 +271,7 @@ static __always_inline int on_established(struct bpf_sock_ops *skops)
 		bpf_sock_hash_update(skops, &sock_hash, &c.cookie, BPF_ANY);
 	bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_STATE_CB_FLAG);
 
-	struct om_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct om_event *e = event_reserve();
 	if (e) {
 		__builtin_memset(e, 0, sizeof(*e));
 		e->type = OM_EV_OPEN;
@@ -290,7 +305,7 @@ static __always_inline int on_state(struct bpf_sock_ops *skops)
 		c->state = OM_STATE_CLOSING;
 		return 1;
 	}
-	struct om_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct om_event *e = event_reserve();
 	if (e) {
 		__builtin_memset(e, 0, sizeof(*e));
 		e->type = OM_EV_CLOSE;
@@ -409,10 +424,11 @@ static __always_inline void note_drop(struct om_sk *st, __u64 size)
 	struct om_conn *c;
 
 	st->bytes_dropped += size;
+	__sync_fetch_and_add(&dropped_bytes, size);
 	c = bpf_map_lookup_elem(&conns, &st->cookie);
 	if (c)
 		c->bytes_dropped = st->bytes_dropped;
-	struct om_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct om_event *e = event_reserve();
 	if (e) {
 		__builtin_memset(e, 0, sizeof(*e));
 		e->type = OM_EV_DROP;

@@ -288,7 +288,8 @@ try:
                 "originmail_proxy_header_errors_total", "originmail_proxy_header_wait_seconds",
                 "originmail_tls_handshakes_total", "originmail_tls_handshake_failures_total",
                 "originmail_messages_accepted_total", "originmail_stored_bytes_total", "originmail_logins_total",
-                "originmail_bpf_dropped_bytes_total", "originmail_connections_open",
+                "originmail_bpf_dropped_bytes_total", "originmail_bpf_events_lost_total",
+                "originmail_connections_open",
                 "originmail_folder_cache_messages", "originmail_folder_opens_total"):
         t.check(fam in before and before[fam]["help"], f"{fam} is exported with HELP and TYPE")
 
@@ -393,7 +394,8 @@ try:
                      listener="imaps")
     t.check(0 < wait_sum < 10, "header wait: a positive sum of seconds", wait_sum)
     dropped = delta("originmail_bpf_dropped_bytes_total")
-    t.check(dropped > 0, "kernel-dropped bytes counted from the BPF ring buffer", dropped)
+    t.check(dropped > 0, "kernel-dropped bytes counted by the BPF program", dropped)
+    t.check(delta("originmail_bpf_events_lost_total") == 0, "no ring-buffer event lost")
     t.check(d.wait_log("BPF: sk_msg dropped"), "the daemon logged the drop")
     t.check(value(after, "originmail_connections_open") == 0, "connections open: 0 again")
 

@@ -382,6 +382,27 @@ static void test_load_attach(void **state)
 	assert_int_equal(got, strlen(line));
 	close(cli);
 	om_bpf_poll(b);
+	uint64_t lost, dropped;
+	om_bpf_counters(b, &lost, &dropped);
+	assert_true(dropped > 0); /* counted by the program, not from the drop events */
+	assert_int_equal(lost, 0);
+
+	/* A ring nobody drains: its events are counted as lost, the entries still come and go. */
+	for (int i = 0; i < 2000; i++) {
+		cli = connect_pair(l4, "127.0.0.2", "127.0.0.1", port_a, &srv);
+		close(srv);
+		close(cli);
+	}
+	om_bpf_counters(b, &lost, &dropped);
+	assert_true(lost > 0); /* 256 KiB hold about 2,700 events: 2,000 opens and 2,000 closes do not fit */
+	om_bpf_poll(b);        /* drains the ring, warns */
+	cli = connect_pair(l4, "127.0.0.2", "127.0.0.1", port_a, &srv);
+	assert_true(om_bpf_lookup(b, cookie_of(srv), &c)); /* still recorded */
+	close(srv);
+	close(cli);
+	uint64_t lost2;
+	om_bpf_counters(b, &lost2, &dropped);
+	assert_int_equal(lost2, lost); /* room again */
 
 	/* A second instance on another port reuses the pinned maps: its entries are visible to the first. */
 	make_config(&cfg2, port_b, BPF_ON, cg_dir, pin_dir);

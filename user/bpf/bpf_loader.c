@@ -41,6 +41,7 @@ struct om_bpf {
 	__u64 netns;    /* our network namespace's cookie: the ports map's keys */
 	pid_t owner;    /* the process that loaded it: a forked child (the relay worker) must not undo it */
 	bool msg_all;   /* bpf_sk_msg = all */
+	__u64 lost_seen, dropped_seen; /* the programs' counters as far as the metrics have them */
 };
 
 static char libbpf_last[512]; /* libbpf's last warning: the detail behind a failed load */
@@ -194,8 +195,7 @@ static int on_event(void *ctx, void *data, size_t len)
 		          (unsigned long long)e->cookie, peer, (unsigned long long)(e->duration_ns / 1000000),
 		          out, (unsigned long long)e->bytes_received, (unsigned long long)e->bytes_acked);
 		break;
-	case OM_EV_DROP:
-		metrics_add(M_BPF_DROPPED_BYTES, e->bytes_out);
+	case OM_EV_DROP: /* the bytes go into the metrics from the programs' own count (om_bpf_poll) */
 		log_warn("BPF: sk_msg dropped %llu bytes to denied peer (cookie %llu): only the refusal line "
 		         "(at most %d bytes) may leave",
 		         (unsigned long long)e->bytes_out, (unsigned long long)e->cookie, OM_DENIED_BUDGET);
@@ -582,9 +582,31 @@ int om_bpf_event_fd(const struct om_bpf *b)
 	return ring_buffer__epoll_fd(b->rb);
 }
 
+void om_bpf_counters(const struct om_bpf *b, uint64_t *events_lost, uint64_t *dropped_bytes)
+{
+	/* .bss is mapped into this process (libbpf mmaps global data): plain reads of what the programs add
+	 */
+	*events_lost = __atomic_load_n(&b->skel->bss->events_lost, __ATOMIC_RELAXED);
+	*dropped_bytes = __atomic_load_n(&b->skel->bss->dropped_bytes, __ATOMIC_RELAXED);
+}
+
 void om_bpf_poll(struct om_bpf *b)
 {
+	uint64_t lost, dropped;
+
 	ring_buffer__consume(b->rb);
+	om_bpf_counters(b, &lost, &dropped);
+	if (dropped > b->dropped_seen)
+		metrics_add(M_BPF_DROPPED_BYTES, dropped - b->dropped_seen);
+	b->dropped_seen = dropped;
+	if (lost > b->lost_seen) {
+		metrics_add(M_BPF_EVENTS_LOST, lost - b->lost_seen);
+		log_warn("BPF: %llu ring-buffer events lost, the ring was full (%llu in all): their log "
+		         "lines are "
+		         "missing, the counts and the map are not",
+		         (unsigned long long)(lost - b->lost_seen), (unsigned long long)lost);
+	}
+	b->lost_seen = lost;
 }
 
 bool om_bpf_lookup(const struct om_bpf *b, uint64_t cookie, struct om_conn *out)

@@ -28,9 +28,13 @@ void om_bpf_stop(struct om_bpf *b);
 /* Refill the ports map and this instance's trie entries from a (reloaded) configuration. */
 bool om_bpf_load_policy(struct om_bpf *b, const struct config *cfg, char *err, size_t errlen);
 
-/* The ring buffer: an fd for epoll, and what to call when it is readable (logs the events). */
+/* The ring buffer: an fd for epoll, and what to call when it is readable (logs the events) and on every
+ * sweep (brings the programs' counters into the metrics, warns of events the ring had no room for). */
 int om_bpf_event_fd(const struct om_bpf *b);
 void om_bpf_poll(struct om_bpf *b);
+/* This instance's programs' counters so far: ring-buffer events lost, bytes sk_msg kept from denied
+ * peers. */
+void om_bpf_counters(const struct om_bpf *b, uint64_t *events_lost, uint64_t *dropped_bytes);
 
 /* The connection entry of a socket cookie, read from the map (the daemon itself reads its entries with
  * om_bpf_accepted); false when there is none. */

@@ -36,6 +36,7 @@ enum metric {
 	M_BPF_ATTACHED,            /* gauge */
 	M_BPF_MAP_ENTRIES,         /* gauge {map} */
 	M_BPF_DROPPED_BYTES,       /* counter */
+	M_BPF_EVENTS_LOST,         /* counter */
 	M_FOLDER_CACHE_MESSAGES,   /* gauge */
 	M_FOLDER_OPENS,            /* counter {result} */
 	M__COUNT

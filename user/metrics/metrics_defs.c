@@ -87,11 +87,18 @@ const struct metric_def metric_defs[M__COUNT] = {
                                0},
         [M_BPF_DROPPED_BYTES] = {"originmail_bpf_dropped_bytes_total",
                                  METRIC_COUNTER,
-                                 "Bytes the kernel (sk_msg) kept from denied peers, from the BPF ring "
-                                 "buffer.",
+                                 "Bytes the kernel (sk_msg) kept from denied peers, counted by the BPF "
+                                 "program.",
                                  {NULL},
                                  NULL,
                                  0},
+        [M_BPF_EVENTS_LOST] = {"originmail_bpf_events_lost_total",
+                               METRIC_COUNTER,
+                               "BPF ring-buffer events (connection open, close, drop) the ring had no room "
+                               "for: their log lines are missing.",
+                               {NULL},
+                               NULL,
+                               0},
         [M_FOLDER_CACHE_MESSAGES] = {"originmail_folder_cache_messages",
                                      METRIC_GAUGE,
                                      "Messages whose folder scan this process keeps (folder_cache).",
