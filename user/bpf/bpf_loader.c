@@ -584,8 +584,7 @@ int om_bpf_event_fd(const struct om_bpf *b)
 
 void om_bpf_counters(const struct om_bpf *b, uint64_t *events_lost, uint64_t *dropped_bytes)
 {
-	/* .bss is mapped into this process (libbpf mmaps global data): plain reads of what the programs add
-	 */
+	/* libbpf mmaps .bss into this process: plain reads of what the programs add */
 	*events_lost = __atomic_load_n(&b->skel->bss->events_lost, __ATOMIC_RELAXED);
 	*dropped_bytes = __atomic_load_n(&b->skel->bss->dropped_bytes, __ATOMIC_RELAXED);
 }
@@ -601,9 +600,8 @@ void om_bpf_poll(struct om_bpf *b)
 	b->dropped_seen = dropped;
 	if (lost > b->lost_seen) {
 		metrics_add(M_BPF_EVENTS_LOST, lost - b->lost_seen);
-		log_warn("BPF: %llu ring-buffer events lost, the ring was full (%llu in all): their log "
-		         "lines are "
-		         "missing, the counts and the map are not",
+		log_warn("BPF: %llu ring-buffer events lost, the ring was full (%llu in all): "
+		         "their log lines are missing, the counts and the map are not",
 		         (unsigned long long)(lost - b->lost_seen), (unsigned long long)lost);
 	}
 	b->lost_seen = lost;
